@@ -1,0 +1,312 @@
+"""The shared contracts between tasks, adapters and the harness.
+
+Tasks and adapters import only this module (and :mod:`visionbench.errors`,
+:mod:`visionbench.preprocessing`) from the rest of the package, so data flows one
+way: dataset -> adapter -> canonical predictions -> task metrics -> record.
+
+Canonical predictions per task kind:
+
+* classification: float tensor ``[N, C]`` (logits or probabilities), columns in
+  the dataset's class order;
+* detection: per image ``{"boxes": [K,4] xyxy float64 original pixels,
+  "scores": [K], "labels": [K] dataset category ids}`` (+ ``"masks"`` [K,H,W] bool);
+* segmentation: per image ``int64 [H, W]`` class map at the original size;
+* captioning: per image ``str``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from visionbench.errors import LabelMapError
+
+TASK_KINDS = ("classification", "detection", "segmentation", "captioning", "robustness")
+
+
+def stable_hash(obj: Any, length: int = 16) -> str:
+    """Hex sha256 of a JSON-serialisable object with sorted keys (stable across runs and machines)."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:length]
+
+
+def _freeze_options(options: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((options or {}).items()))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model to evaluate: ``family:target`` plus options (weights, constructor arguments, label map)."""
+
+    spec: str
+    weights: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+    label_map: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def family(self) -> str:
+        return self.spec.split(":", 1)[0]
+
+    @property
+    def target(self) -> str:
+        return self.spec.split(":", 1)[1] if ":" in self.spec else ""
+
+    @property
+    def option_dict(self) -> dict[str, Any]:
+        return dict(self.options)
+
+    @property
+    def fingerprint(self) -> str:
+        return stable_hash([self.spec, self.weights, self.options, self.label_map])
+
+    @classmethod
+    def create(
+        cls,
+        spec: str,
+        weights: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        label_map: Mapping[str, str] | None = None,
+    ) -> ModelSpec:
+        return cls(spec, weights, _freeze_options(options), tuple(sorted((label_map or {}).items())))
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task to run: ``kind:source[:path]`` plus options (split, ignore index, ...)."""
+
+    kind: str
+    source: str
+    path: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def id(self) -> str:
+        base = f"{self.kind}:{self.source}"
+        if self.path:
+            base += f":{self.path}"
+        if self.options:
+            base += "?" + "&".join(f"{k}={v}" for k, v in self.options)
+        return base
+
+    @property
+    def option_dict(self) -> dict[str, Any]:
+        return dict(self.options)
+
+    @property
+    def fingerprint(self) -> str:
+        return stable_hash([self.kind, self.source, self.path, self.options])
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One evaluation item: a stable id, the decoded image and the ground truth in the task's own form."""
+
+    sample_id: str
+    image: Any  # PIL.Image.Image
+    target: Any
+
+
+@dataclass(frozen=True)
+class ImageMeta:
+    """What an adapter needs to map outputs back to the original image."""
+
+    index: int
+    sample_id: str
+    width: int
+    height: int
+
+
+class Dataset(ABC):
+    """An indexable, lazily decoded dataset for one task kind."""
+
+    name: str = ""
+    kind: str = ""
+    classes: tuple[str, ...] = ()
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def load(self, index: int) -> Sample:
+        """Decode sample ``index``; raise :class:`~visionbench.errors.DataError` naming the file if it cannot."""
+
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """A hash over the images and annotations, so a changed dataset never reuses old results."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "num_samples": len(self), "num_classes": len(self.classes)}
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What an adapter may know about the task: its kind and the dataset's class names (and category ids)."""
+
+    kind: str
+    dataset: str
+    classes: tuple[str, ...]
+    category_ids: tuple[int, ...] = ()
+
+
+class Adapter(ABC):
+    """Wraps one model; owns its preprocessing; returns canonical predictions for the task kinds it supports."""
+
+    family: ClassVar[str] = ""
+    kinds: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.device = "cpu"
+        self.precision = "fp32"
+        self.task: TaskInfo | None = None
+
+    def prepare(self, task: TaskInfo, *, device: str = "cpu", precision: str = "fp32") -> None:
+        """Bind to a task and move to a device; raises ModelError when the model cannot serve this task."""
+        from visionbench.errors import ModelError
+
+        if task.kind not in self.kinds:
+            raise ModelError(
+                f"model '{self.spec.spec}' ({self.family}) does not support {task.kind}; "
+                f"it supports: {', '.join(sorted(self.kinds)) or 'nothing'}"
+            )
+        self.task, self.device, self.precision = task, device, precision
+
+    @abstractmethod
+    def transform(self) -> Callable[[Any], Any]:
+        """A picklable callable mapping a PIL image to the model input of one sample (runs in loader workers)."""
+
+    def collate(self, items: list[Any]) -> Any:
+        """Batch the transformed samples; the default stacks tensors."""
+        import torch
+
+        return torch.stack(items)
+
+    @abstractmethod
+    def predict(self, batch: Any, metas: Sequence[ImageMeta]) -> Any:
+        """Canonical predictions for one batch (see the module docstring)."""
+
+    @property
+    def module(self) -> Any:
+        """The underlying ``torch.nn.Module`` when there is one (parameter count, FLOPs), else None."""
+        return None
+
+    def fingerprint(self) -> str:
+        """Hash of the weights (or model file) and configuration."""
+        return self.spec.fingerprint
+
+    def describe(self) -> dict[str, Any]:
+        """Identity of the model as recorded in results: family, name, weights, preprocessing."""
+        return {"family": self.family, "spec": self.spec.spec, "weights": self.spec.weights}
+
+    def licence(self) -> str:
+        return "unknown"
+
+
+@dataclass
+class TaskResult:
+    """What a task computed: headline metrics, per-class table, per-sample rows and artifact writers."""
+
+    metrics: dict[str, float]
+    per_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    per_sample: dict[str, list[Any]] = field(default_factory=dict)
+    artifacts: dict[str, Callable[[Any], Any]] = field(default_factory=dict)  # file name -> writer(path)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Task(ABC):
+    """A dataset + protocol + metrics. Consumes canonical predictions only; accumulates per-sample statistics."""
+
+    kind: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    headline: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, dataset: Dataset, spec: TaskSpec) -> None:
+        self.dataset = dataset
+        self.spec = spec
+
+    @property
+    def task_id(self) -> str:
+        return self.spec.id
+
+    def info(self) -> TaskInfo:
+        return TaskInfo(kind=self.kind, dataset=self.dataset.name, classes=tuple(self.dataset.classes))
+
+    @abstractmethod
+    def update(self, indices: Sequence[int], predictions: Any, targets: Sequence[Any], sample_ids: Sequence[str]) -> None:
+        """Fold in one batch of canonical predictions and their ground truth."""
+
+    @abstractmethod
+    def compute(self) -> TaskResult: ...
+
+    def bootstrap_metrics(self, resample: Any) -> dict[str, float] | None:
+        """Headline metrics on a resample of sample positions (an int array); None when not bootstrappable."""
+        return None
+
+    def num_updated(self) -> int:
+        return 0
+
+
+def resolve_label_map(
+    model_classes: Sequence[str] | None,
+    num_model_outputs: int,
+    dataset_classes: Sequence[str],
+    label_map: Mapping[str, str] | None,
+    *,
+    model_name: str,
+    dataset_name: str,
+) -> list[int] | None:
+    """Column index into the model's outputs for each dataset class, or None for the identity.
+
+    Policy: an explicit map (dataset class -> model class name or index) wins; otherwise
+    classes are matched by name when the model names its classes and covers every dataset
+    class; otherwise equal counts with unknown model names map by position. Anything else
+    is a :class:`LabelMapError` asking for ``--label-map``.
+    """
+    dataset_classes = list(dataset_classes)
+    names = list(model_classes) if model_classes is not None else None
+    hint = "pass --label-map (dataset class -> model class name or output index)"
+    if label_map:
+        index = []
+        for cls in dataset_classes:
+            if cls not in label_map:
+                raise LabelMapError(f"label map for '{model_name}' has no entry for dataset class '{cls}' of {dataset_name}")
+            index.append(_model_column(label_map[cls], names, num_model_outputs, model_name))
+        unknown = set(label_map) - set(dataset_classes)
+        if unknown:
+            raise LabelMapError(f"label map names classes not in {dataset_name}: {', '.join(sorted(unknown))}")
+        return index
+    if names is not None and len(names) != num_model_outputs:
+        names = None
+    if names is not None:
+        if names == dataset_classes:
+            return None
+        if set(dataset_classes) <= set(names):
+            return [names.index(c) for c in dataset_classes]
+        if num_model_outputs == len(dataset_classes):
+            missing = [c for c in dataset_classes if c not in names][:5]
+            raise LabelMapError(
+                f"model '{model_name}' class names do not match {dataset_name} "
+                f"(e.g. dataset class '{missing[0]}' is not a model class); {hint}"
+            )
+    if num_model_outputs == len(dataset_classes):
+        return None
+    raise LabelMapError(
+        f"class-count mismatch: model '{model_name}' outputs {num_model_outputs} classes but "
+        f"{dataset_name} has {len(dataset_classes)}; {hint}"
+    )
+
+
+def _model_column(value: str, names: list[str] | None, n: int, model_name: str) -> int:
+    if names is not None and str(value) in names:
+        return names.index(str(value))
+    try:
+        column = int(value)
+    except (TypeError, ValueError):
+        raise LabelMapError(f"label map target '{value}' is neither a class name nor an output index of '{model_name}'") from None
+    if not 0 <= column < n:
+        raise LabelMapError(f"label map index {column} is outside the {n} outputs of '{model_name}'")
+    return column

@@ -1,0 +1,175 @@
+"""The ``visionbench`` command line. Heavy modules are imported inside the handlers so ``--help`` is instant."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_OUTPUT = "results/runs"
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda[:N], mps")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N samples")
+    p.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: automatic)")
+    p.add_argument("--output", default=DEFAULT_OUTPUT, help=f"results folder (default {DEFAULT_OUTPUT})")
+    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
+    p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.add_argument("--suite", default="visionbench", help="MLflow experiment name")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for confidence intervals (0: none)")
+    p.add_argument("--quiet", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="visionbench", description="Benchmark and evaluate vision models; log to MLflow; publish a leaderboard."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="evaluate models on tasks")
+    run.add_argument("--model", action="append", required=True, help="model spec, e.g. zoo:digits-cnn, torchvision:resnet18 (repeatable)")
+    run.add_argument("--task", action="append", required=True, help="task spec, e.g. digits, classification:imagefolder:DIR (repeatable)")
+    run.add_argument("--weights", default=None, help="weights name (torchvision: enum member or DEFAULT; none for random)")
+    run.add_argument("--model-arg", action="append", default=[], metavar="K=V", help="model option (JSON value), repeatable")
+    run.add_argument("--task-arg", action="append", default=[], metavar="K=V", help="task option, repeatable")
+    run.add_argument("--label-map", default=None, help="dataset class -> model class: FILE.json|yaml or 'a=x,b=y'")
+    run.add_argument("--json", action="store_true", help="print the results as JSON on stdout and nothing else")
+    _add_run_options(run)
+
+    score = sub.add_parser("score", help="score prediction files without a model")
+    score_sub = score.add_subparsers(dest="kind", required=True, metavar="KIND")
+    sc = score_sub.add_parser("classification", help="gt.csv (id,label) vs pred.csv (id,label or id + class scores)")
+    sc.add_argument("--gt", required=True)
+    sc.add_argument("--pred", required=True)
+    sc.add_argument("--json", action="store_true")
+
+    ls = sub.add_parser("list", help="tasks, adapters, zoo models and recorded runs")
+    ls.add_argument("what", nargs="?", default="all", choices=["all", "tasks", "adapters", "zoo", "runs"])
+    ls.add_argument("--output", default=DEFAULT_OUTPUT)
+
+    demo = sub.add_parser("demo", help="evaluate the built-in zoo on the built-in tasks and show the ranking")
+    _add_run_options(demo)
+
+    sync = sub.add_parser("sync", help="log run folders whose MLflow logging is pending")
+    sync.add_argument("--output", default=DEFAULT_OUTPUT)
+    sync.add_argument("--tracking-uri", default=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from visionbench.errors import VisionbenchError
+
+    try:
+        return _dispatch(args)
+    except VisionbenchError as exc:
+        message = " ".join(str(exc).split())
+        print(f"visionbench: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("visionbench: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return _cmd_run(args)
+    if args.command == "score":
+        return _cmd_score(args)
+    if args.command == "list":
+        return _cmd_list(args)
+    if args.command == "demo":
+        from visionbench.harness.demo import run_demo
+
+        return run_demo(args)
+    if args.command == "sync":
+        from visionbench.harness.tracking import sync
+
+        for directory, tracking in sync(Path(args.output), args.tracking_uri):
+            print(f"{directory}: {tracking['status']}" + (f" ({tracking['error']})" if tracking["error"] else ""))
+        return 0
+    raise AssertionError(args.command)
+
+
+def _emit_json(obj: Any) -> None:
+    from visionbench.harness.record import clean
+
+    sys.stdout.write(json.dumps(clean(obj), sort_keys=False) + "\n")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from visionbench.harness.runner import execute
+    from visionbench.harness.specs import RunSpec, parse_key_values, parse_model_spec, parse_task_spec
+
+    options = parse_key_values(args.model_arg, option="--model-arg")
+    task_options = parse_key_values(args.task_arg, option="--task-arg")
+    models = [parse_model_spec(m, weights=args.weights, options=options, label_map=args.label_map) for m in args.model]
+    tasks = [parse_task_spec(t, task_options) for t in args.task]
+    outputs = []
+    for task in tasks:
+        for model in models:
+            spec = RunSpec(model, task, args.device, args.precision, args.batch_size, args.limit)
+            outcome = execute(
+                spec,
+                output=Path(args.output),
+                suite=args.suite,
+                tracking_uri=args.tracking_uri,
+                track=not args.no_track,
+                quiet=args.quiet or args.json,
+                bootstrap_reps=args.bootstrap,
+                workers=args.workers,
+            )
+            record = outcome.record
+            outputs.append(
+                {
+                    "task": record["task"]["id"],
+                    "model": record["model"]["spec"],
+                    "metrics": record["metrics"],
+                    "efficiency": record["efficiency"],
+                    "record": str(outcome.directory / "record.json"),
+                    "tracking": record.get("tracking"),
+                }
+            )
+            if not args.json and not args.quiet:
+                _print_run(record, outcome.directory)
+    if args.json:
+        _emit_json(outputs[0] if len(outputs) == 1 else {"runs": outputs})
+    return 0
+
+
+def _print_run(record: dict[str, Any], directory: Path) -> None:
+    from visionbench.harness.report import headline_line
+
+    print(headline_line(record))
+    tracking = record.get("tracking") or {}
+    status = tracking.get("status")
+    where = f"MLflow run {tracking.get('run_id')}" if status == "logged" else f"MLflow {status}"
+    print(f"  -> {directory / 'record.json'} ({where})")
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from visionbench.harness.scoring import score_classification
+
+    result = score_classification(Path(args.gt), Path(args.pred))
+    if args.json:
+        _emit_json({"task": result["task"], "metrics": result["metrics"]})
+    else:
+        for key, value in result["metrics"].items():
+            print(f"{key:24s} {value:.6f}")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from visionbench.harness.report import list_everything
+
+    list_everything(args.what, Path(args.output))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

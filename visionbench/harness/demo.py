@@ -1,0 +1,56 @@
+"""``visionbench demo``: the built-in zoo on the built-in tasks, logged, then ranked in the terminal."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from visionbench.harness.report import print_leaderboard
+
+
+def demo_plan() -> list[tuple[str, str]]:
+    """(model spec, task spec) pairs for every zoo model on the task it was built for."""
+    from visionbench.harness.specs import TASK_ALIASES
+    from visionbench.zoo.catalog import ZOO
+
+    plan = []
+    for name, entry in ZOO.items():
+        task = TASK_ALIASES.get(entry.dataset, entry.dataset)
+        if entry.dataset == "fashion-mnist" and not _fashion_available():
+            continue
+        plan.append((f"zoo:{name}", task))
+    return plan
+
+
+def _fashion_available() -> bool:
+    from visionbench.tasks.data.idx import DEFAULT_FASHION_MNIST_DIR
+
+    return Path(DEFAULT_FASHION_MNIST_DIR).is_dir()
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from visionbench.harness.runner import execute
+    from visionbench.harness.specs import RunSpec, parse_model_spec, parse_task_spec
+
+    records = []
+    plan = demo_plan()
+    for number, (model, task) in enumerate(plan, start=1):
+        spec = RunSpec(parse_model_spec(model), parse_task_spec(task), args.device, args.precision, args.batch_size, args.limit)
+        if not args.quiet:
+            print(f"[{number}/{len(plan)}] {model} on {task}", flush=True)
+        outcome = execute(
+            spec,
+            output=Path(args.output),
+            suite=args.suite,
+            tracking_uri=args.tracking_uri,
+            track=not args.no_track,
+            quiet=args.quiet,
+            bootstrap_reps=args.bootstrap,
+            workers=args.workers,
+        )
+        records.append(outcome.record)
+    print_leaderboard(records)
+    tracking = {r.get("tracking", {}).get("uri") for r in records} - {None}
+    if tracking:
+        print(f"logged to MLflow at {', '.join(sorted(tracking))}; records under {args.output}")
+    return 0

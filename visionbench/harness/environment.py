@@ -1,0 +1,97 @@
+"""Device selection and the environment description recorded with every result."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from visionbench.errors import ConfigError
+
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+
+def select_device(requested: str = "auto") -> str:
+    """``auto`` picks cuda > mps > cpu; an explicit device that is not available is an error."""
+    import torch
+
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    kind = requested.split(":")[0]
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {requested}: CUDA is not available on this machine")
+    if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError(f"--device {requested}: MPS is not available on this machine")
+    if kind not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"--device must be auto, cpu, cuda[:N] or mps, not '{requested}'")
+    return requested
+
+
+def check_precision(precision: str, device: str) -> str:
+    if precision not in PRECISIONS:
+        raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, not '{precision}'")
+    return precision
+
+
+def device_name(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    if device == "mps":
+        return "Apple MPS"
+    return platform.processor() or platform.machine() or "cpu"
+
+
+@lru_cache(maxsize=1)
+def code_version() -> dict[str, Any]:
+    """Package version and, when run from a git checkout, the commit and whether the tree is dirty."""
+    from visionbench import __version__
+
+    root = Path(__file__).resolve().parents[2]
+    info: dict[str, Any] = {"version": __version__, "git_sha": None, "dirty": None}
+    if (root / ".git").exists():
+        try:
+            sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+            if sha.returncode == 0:
+                info["git_sha"] = sha.stdout.strip()
+                status = subprocess.run(
+                    ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                    capture_output=True,
+                    text=True,
+                    timeout=5,
+                )
+                info["dirty"] = bool(status.stdout.strip())
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    return info
+
+
+def environment(device: str, precision: str, batch_size: int, num_workers: int) -> dict[str, Any]:
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda if device.startswith("cuda") else None,
+        "device": device,
+        "device_name": device_name(device),
+        "hardware": device_name(device) if device != "cpu" else f"cpu ({_cpu_count()} cores)",
+        "precision": precision,
+        "batch_size": batch_size,
+        "num_workers": num_workers,
+        "num_threads": torch.get_num_threads(),
+    }
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -1,0 +1,102 @@
+"""Declarative image preprocessing that travels with a model and is recorded in its results.
+
+A :class:`Preprocess` says how a PIL image becomes a normalised tensor: colour mode,
+channel order, resize (shorter side or exact size), centre crop, interpolation, mean
+and std. Adapters that get a transform from their library (torchvision weights, timm
+data configs, Hugging Face processors) use that instead and record its description.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from visionbench.errors import ConfigError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+_INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos")
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How to turn a PIL image into a model input tensor ``[C, H, W]``.
+
+    ``resize`` is the shorter side when an int, an exact ``(h, w)`` when a pair, or
+    None; ``crop`` is a centre crop ``(h, w)`` or None. ``mode`` is ``RGB``, ``BGR``
+    (RGB decoded, channels reversed: OpenCV-trained models) or ``L``.
+    """
+
+    mode: str = "RGB"
+    resize: int | tuple[int, int] | None = None
+    crop: tuple[int, int] | None = None
+    interpolation: str = "bilinear"
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    scale: float = 1.0 / 255.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("RGB", "BGR", "L"):
+            raise ConfigError(f"preprocess mode must be RGB, BGR or L, not '{self.mode}'")
+        if self.interpolation not in _INTERPOLATIONS:
+            raise ConfigError(f"interpolation must be one of {', '.join(_INTERPOLATIONS)}, not '{self.interpolation}'")
+        channels = 1 if self.mode == "L" else 3
+        if len(self.mean) != channels or len(self.std) != channels:
+            raise ConfigError(f"mean/std need {channels} values for mode {self.mode}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Preprocess:
+        data = dict(data)
+        for key in ("crop", "size"):
+            if isinstance(data.get(key), list):
+                data[key] = tuple(data[key])
+        if "size" in data:  # exact size, no crop
+            data["resize"] = data.pop("size")
+        if isinstance(data.get("resize"), list):
+            data["resize"] = tuple(data["resize"])
+        for key in ("mean", "std"):
+            if key in data:
+                data[key] = tuple(float(v) for v in data[key])
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"unknown preprocess option(s): {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def input_size(self) -> tuple[int, int] | None:
+        if self.crop:
+            return tuple(self.crop)  # type: ignore[return-value]
+        if isinstance(self.resize, tuple):
+            return self.resize
+        return None
+
+
+class ImageTransform:
+    """Picklable callable applying a :class:`Preprocess` to a PIL image (runs in DataLoader workers)."""
+
+    def __init__(self, spec: Preprocess) -> None:
+        self.spec = spec
+
+    def __call__(self, image: Any) -> Any:
+        import torch
+        from torchvision.transforms import InterpolationMode
+        from torchvision.transforms import functional as F
+
+        spec = self.spec
+        image = image.convert("L" if spec.mode == "L" else "RGB")
+        interp = InterpolationMode(spec.interpolation)
+        if spec.resize is not None:
+            size = list(spec.resize) if isinstance(spec.resize, tuple) else spec.resize
+            image = F.resize(image, size, interpolation=interp, antialias=True)
+        if spec.crop is not None:
+            image = F.center_crop(image, list(spec.crop))
+        tensor = F.pil_to_tensor(image).to(torch.float32) * spec.scale
+        if spec.mode == "BGR":
+            tensor = tensor.flip(0)
+        return F.normalize(tensor, list(spec.mean), list(spec.std))
+
+    def __repr__(self) -> str:
+        return f"ImageTransform({self.spec})"

@@ -1,0 +1,121 @@
+"""Name -> class registries for adapter families, task kinds and dataset sources.
+
+Built-in entries register with decorators when their module is imported; the
+modules are listed here by name so nothing heavy is imported until asked for.
+Third-party adapters register through the entry-point group ``visionbench.adapters``
+(``family = "package.module:AdapterClass"``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from visionbench.errors import SpecError
+
+T = TypeVar("T")
+ENTRY_POINT_GROUP = "visionbench.adapters"
+
+# family -> module that registers it (imported on first use)
+BUILTIN_ADAPTERS = {
+    "torchvision": "visionbench.adapters.torchvision_models",
+    "timm": "visionbench.adapters.timm_models",
+    "onnx": "visionbench.adapters.onnx_models",
+    "callable": "visionbench.adapters.callable_models",
+    "zoo": "visionbench.adapters.zoo_models",
+}
+BUILTIN_TASKS = {
+    "classification": "visionbench.tasks.classification",
+}
+
+_ADAPTERS: dict[str, type] = {}
+_TASKS: dict[str, type] = {}
+_DATASETS: dict[tuple[str, str], Callable[..., Any]] = {}
+_DATASET_HELP: dict[tuple[str, str], str] = {}
+
+
+def register_adapter(family: str) -> Callable[[type[T]], type[T]]:
+    """Class decorator: make an :class:`~visionbench.contracts.Adapter` available as ``family:...``."""
+
+    def deco(cls: type[T]) -> type[T]:
+        cls.family = family  # type: ignore[attr-defined]
+        _ADAPTERS[family] = cls
+        return cls
+
+    return deco
+
+
+def register_task(kind: str) -> Callable[[type[T]], type[T]]:
+    """Class decorator for a :class:`~visionbench.contracts.Task` implementing one task kind."""
+
+    def deco(cls: type[T]) -> type[T]:
+        cls.kind = kind  # type: ignore[attr-defined]
+        _TASKS[kind] = cls
+        return cls
+
+    return deco
+
+
+def register_dataset(kind: str, source: str, help: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator for a dataset factory ``factory(path: str | None, **options) -> Dataset``."""
+
+    def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
+        _DATASETS[(kind, source)] = factory
+        _DATASET_HELP[(kind, source)] = help or ((factory.__doc__ or "").strip().splitlines() or [""])[0]
+        return factory
+
+    return deco
+
+
+def _entry_points() -> dict[str, Any]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def adapter_class(family: str) -> type:
+    """The adapter class for a family, importing built-ins or entry points on demand."""
+    if family not in _ADAPTERS:
+        if family in BUILTIN_ADAPTERS:
+            importlib.import_module(BUILTIN_ADAPTERS[family])
+        else:
+            eps = _entry_points()
+            if family in eps:
+                cls = eps[family].load()
+                _ADAPTERS.setdefault(family, cls)
+                cls.family = family
+    if family not in _ADAPTERS:
+        known = ", ".join(sorted(set(BUILTIN_ADAPTERS) | set(_ADAPTERS) | set(_entry_points())))
+        raise SpecError(f"unknown model family '{family}' (known: {known})")
+    return _ADAPTERS[family]
+
+
+def adapter_families() -> list[str]:
+    return sorted(set(BUILTIN_ADAPTERS) | set(_ADAPTERS) | set(_entry_points()))
+
+
+def task_class(kind: str) -> type:
+    if kind not in _TASKS and kind in BUILTIN_TASKS:
+        importlib.import_module(BUILTIN_TASKS[kind])
+    if kind not in _TASKS:
+        raise SpecError(f"unknown task kind '{kind}' (known: {', '.join(sorted(BUILTIN_TASKS))})")
+    return _TASKS[kind]
+
+
+def dataset_factory(kind: str, source: str) -> Callable[..., Any]:
+    task_class(kind)  # importing the task module registers its datasets
+    if (kind, source) not in _DATASETS:
+        known = ", ".join(sorted(s for k, s in _DATASETS if k == kind))
+        raise SpecError(f"unknown {kind} dataset source '{source}' (known: {known})")
+    return _DATASETS[(kind, source)]
+
+
+def dataset_sources() -> dict[str, list[tuple[str, str]]]:
+    """kind -> [(source, one-line help)] for every built-in task kind."""
+    for kind in BUILTIN_TASKS:
+        task_class(kind)
+    out: dict[str, list[tuple[str, str]]] = {}
+    for (kind, source), help_text in sorted(_DATASET_HELP.items()):
+        out.setdefault(kind, []).append((source, help_text or ""))
+    return out

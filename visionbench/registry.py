@@ -17,30 +17,35 @@ from visionbench.errors import SpecError
 T = TypeVar("T")
 ENTRY_POINT_GROUP = "visionbench.adapters"
 
-# family -> module that registers it (imported on first use)
+# (family, task kind) -> module that registers the adapter (imported on first use)
 BUILTIN_ADAPTERS = {
-    "torchvision": "visionbench.adapters.torchvision_models",
-    "timm": "visionbench.adapters.timm_models",
-    "onnx": "visionbench.adapters.onnx_models",
-    "callable": "visionbench.adapters.callable_models",
-    "zoo": "visionbench.adapters.zoo_models",
+    ("torchvision", "classification"): "visionbench.adapters.torchvision_models",
+    ("timm", "classification"): "visionbench.adapters.timm_models",
+    ("onnx", "classification"): "visionbench.adapters.onnx_models",
+    ("callable", "classification"): "visionbench.adapters.callable_models",
+    ("zoo", "classification"): "visionbench.adapters.zoo_models",
 }
 BUILTIN_TASKS = {
     "classification": "visionbench.tasks.classification",
 }
 
-_ADAPTERS: dict[str, type] = {}
+_ADAPTERS: dict[tuple[str, str], type] = {}
 _TASKS: dict[str, type] = {}
 _DATASETS: dict[tuple[str, str], Callable[..., Any]] = {}
 _DATASET_HELP: dict[tuple[str, str], str] = {}
 
 
-def register_adapter(family: str) -> Callable[[type[T]], type[T]]:
-    """Class decorator: make an :class:`~visionbench.contracts.Adapter` available as ``family:...``."""
+def register_adapter(family: str, kinds: tuple[str, ...] | None = None) -> Callable[[type[T]], type[T]]:
+    """Class decorator: make an :class:`~visionbench.contracts.Adapter` serve ``family:...`` for its kinds.
+
+    One family may have one adapter class per task kind (a torchvision classifier and a
+    torchvision detector are different adapters); ``kinds`` defaults to ``cls.kinds``.
+    """
 
     def deco(cls: type[T]) -> type[T]:
         cls.family = family  # type: ignore[attr-defined]
-        _ADAPTERS[family] = cls
+        for kind in kinds or cls.kinds:  # type: ignore[attr-defined]
+            _ADAPTERS[(family, kind)] = cls
         return cls
 
     return deco
@@ -74,25 +79,26 @@ def _entry_points() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def adapter_class(family: str) -> type:
-    """The adapter class for a family, importing built-ins or entry points on demand."""
-    if family not in _ADAPTERS:
-        if family in BUILTIN_ADAPTERS:
-            importlib.import_module(BUILTIN_ADAPTERS[family])
+def adapter_class(family: str, kind: str = "classification") -> type:
+    """The adapter class for a family and task kind, importing built-ins or entry points on demand."""
+    if family not in adapter_families():
+        raise SpecError(f"unknown model family '{family}' (known: {', '.join(adapter_families())})")
+    if (family, kind) not in _ADAPTERS:
+        if (family, kind) in BUILTIN_ADAPTERS:
+            importlib.import_module(BUILTIN_ADAPTERS[(family, kind)])
         else:
             eps = _entry_points()
             if family in eps:
                 cls = eps[family].load()
-                _ADAPTERS.setdefault(family, cls)
-                cls.family = family
-    if family not in _ADAPTERS:
-        known = ", ".join(sorted(set(BUILTIN_ADAPTERS) | set(_ADAPTERS) | set(_entry_points())))
-        raise SpecError(f"unknown model family '{family}' (known: {known})")
-    return _ADAPTERS[family]
+                register_adapter(family)(cls)
+    if (family, kind) not in _ADAPTERS:
+        kinds = sorted({k for f, k in BUILTIN_ADAPTERS if f == family} | {k for f, k in _ADAPTERS if f == family})
+        raise SpecError(f"model family '{family}' has no {kind} adapter (it serves: {', '.join(kinds) or 'nothing'})")
+    return _ADAPTERS[(family, kind)]
 
 
 def adapter_families() -> list[str]:
-    return sorted(set(BUILTIN_ADAPTERS) | set(_ADAPTERS) | set(_entry_points()))
+    return sorted({f for f, _ in BUILTIN_ADAPTERS} | {f for f, _ in _ADAPTERS} | set(_entry_points()))
 
 
 def task_class(kind: str) -> type:

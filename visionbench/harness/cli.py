@@ -47,6 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--gt", required=True)
     sc.add_argument("--pred", required=True)
     sc.add_argument("--json", action="store_true")
+    sd = score_sub.add_parser("detection", help="COCO instances JSON vs COCO results JSON")
+    sd.add_argument("--gt", required=True, help="COCO instances JSON")
+    sd.add_argument("--pred", required=True, help="COCO results JSON (list of detections)")
+    sd.add_argument("--iou-type", default="bbox", choices=["bbox", "segm"])
+    sd.add_argument("--json", action="store_true")
+    ss = score_sub.add_parser("segmentation", help="ground-truth mask folder vs predicted mask folder (matched by name)")
+    ss.add_argument("--gt", required=True, help="folder of ground-truth label PNGs")
+    ss.add_argument("--pred", required=True, help="folder of predicted label PNGs")
+    ss.add_argument("--num-classes", type=int, required=True)
+    ss.add_argument("--ignore-index", type=int, default=255)
+    ss.add_argument("--class-names", default=None, help="file with one class name per line")
+    ss.add_argument("--json", action="store_true")
 
     ls = sub.add_parser("list", help="tasks, adapters, zoo models and recorded runs")
     ls.add_argument("what", nargs="?", default="all", choices=["all", "tasks", "adapters", "zoo", "runs"])
@@ -54,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="evaluate the built-in zoo on the built-in tasks and show the ranking")
     _add_run_options(demo)
+
+    board = sub.add_parser("leaderboard", help="serve the Streamlit leaderboard")
+    board.add_argument("--source", default=None, help="MLflow tracking URI or a results/ folder of records (default: the tracking URI)")
+    board.add_argument("--host", default="127.0.0.1")
+    board.add_argument("--port", type=int, default=8501)
 
     sync = sub.add_parser("sync", help="log run folders whose MLflow logging is pending")
     sync.add_argument("--output", default=DEFAULT_OUTPUT)
@@ -87,6 +104,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from visionbench.harness.demo import run_demo
 
         return run_demo(args)
+    if args.command == "leaderboard":
+        from visionbench.leaderboard.server import serve
+
+        return serve(source=args.source, host=args.host, port=args.port)
     if args.command == "sync":
         from visionbench.harness.tracking import sync
 
@@ -153,14 +174,25 @@ def _print_run(record: dict[str, Any], directory: Path) -> None:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from visionbench.harness.scoring import score_classification
+    if args.kind == "detection":
+        from visionbench.harness.scoring_detection import score_detection
 
-    result = score_classification(Path(args.gt), Path(args.pred))
+        result = score_detection(Path(args.gt), Path(args.pred), iou_type=args.iou_type)
+    elif args.kind == "segmentation":
+        from visionbench.harness.scoring_segmentation import score_segmentation
+
+        result = score_segmentation(
+            Path(args.gt), Path(args.pred), num_classes=args.num_classes, ignore_index=args.ignore_index, class_names=args.class_names
+        )
+    else:
+        from visionbench.harness.scoring import score_classification
+
+        result = score_classification(Path(args.gt), Path(args.pred))
     if args.json:
         _emit_json({"task": result["task"], "metrics": result["metrics"]})
     else:
         for key, value in result["metrics"].items():
-            print(f"{key:24s} {value:.6f}")
+            print(f"{key:24s} {value:.6f}" if value is not None else f"{key:24s} -")
     return 0
 
 

@@ -42,10 +42,10 @@ def build_task(spec: TaskSpec, dataset: Dataset | None = None) -> Task:
     return task_class(spec.kind)(dataset if dataset is not None else build_dataset(spec), spec)
 
 
-def build_adapter(run: RunSpec) -> Adapter:
+def build_adapter(run: RunSpec, kind: str) -> Adapter:
     from visionbench.registry import adapter_class
 
-    return adapter_class(run.model.family)(run.model)
+    return adapter_class(run.model.family, kind)(run.model)
 
 
 class _LoaderView:
@@ -128,7 +128,7 @@ def execute(
     torch.manual_seed(run.seed)
     task = build_task(run.task)
     dataset = task.dataset
-    adapter = build_adapter(run)
+    adapter = build_adapter(run, task.kind)
     adapter.prepare(task.info(), device=device, precision=precision)
     total = len(dataset) if run.limit is None else min(run.limit, len(dataset))
     if total == 0:

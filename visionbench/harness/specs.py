@@ -14,6 +14,8 @@ from visionbench.errors import ConfigError, SpecError
 TASK_ALIASES = {
     "digits": "classification:digits",
     "fashion-mnist": "classification:fashion-mnist",
+    "shapes-detection": "detection:shapes",
+    "shapes-segmentation": "segmentation:shapes",
 }
 
 
@@ -27,9 +29,11 @@ def parse_model_spec(
     """``family:target`` (e.g. ``torchvision:resnet18``, ``onnx:model.onnx``, ``callable:pkg.mod:factory``)."""
     if ":" not in text or not text.split(":", 1)[1]:
         raise SpecError(f"model spec '{text}' must look like family:name (e.g. torchvision:resnet18, zoo:digits-cnn)")
-    from visionbench.registry import adapter_class
+    from visionbench.registry import adapter_families
 
-    adapter_class(text.split(":", 1)[0])  # unknown family -> SpecError now, not mid-run
+    family = text.split(":", 1)[0]
+    if family not in adapter_families():  # unknown family -> SpecError now, not mid-run
+        raise SpecError(f"unknown model family '{family}' (known: {', '.join(adapter_families())})")
     return ModelSpec.create(text, weights, options, load_label_map(label_map))
 
 

@@ -36,6 +36,7 @@ from visionbench.tasks.coco_validate import (
     CocoPredictions,
     check_iou_type,
     ensure_predictions,
+    gc_paused,
     load_coco_gt,
     load_coco_predictions,
 )
@@ -106,7 +107,7 @@ def _run_eval(
     """evaluate() + accumulate() on fresh COCO objects; returns the evaluator."""
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
-    with _quiet():
+    with _quiet(), gc_paused():
         coco_gt, coco_dt = _coco_objects(backend, gt, preds)
         if backend == "faster":
             from faster_coco_eval import COCOeval_faster

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from visionbench.errors import ConfigError
-from visionbench.tasks.data import shapes
+from visionbench.tasks.data import shapes, shapes_captions
 from visionbench.tasks.data.shapes import (
     CLASSES,
     COLOURS,
@@ -37,11 +37,11 @@ GOLDEN = {
 
 SHAPE_WORDS = {
     word + suffix: shape
-    for shape, words in shapes.SHAPE_SYNONYMS.items()
+    for shape, words in shapes_captions.SHAPE_SYNONYMS.items()
     for word in words
     for suffix in ("", "s")
 }
-COLOUR_WORDS = {word: colour for colour, words in shapes.COLOUR_SYNONYMS.items() for word in words}
+COLOUR_WORDS = {word: colour for colour, words in shapes_captions.COLOUR_SYNONYMS.items() for word in words}
 
 
 def digest(scene: Scene) -> str:
@@ -257,3 +257,7 @@ def test_non_square_and_large_sizes() -> None:
     scene = generate_scene(3, 1, size=(200, 120))
     assert scene.image.size == (200, 120) and scene.semantic.shape == (120, 200)
     assert (scene.boxes[:, 2] <= 200).all() and (scene.boxes[:, 3] <= 120).all()
+
+
+def test_caption_vocabulary_follows_the_class_order() -> None:
+    assert shapes_captions.SHAPE_ORDER == shapes.CLASSES

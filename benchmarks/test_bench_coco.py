@@ -117,6 +117,7 @@ def data() -> dict:
     import pycocotools.cocoeval  # noqa: F401
     import pycocotools.mask  # noqa: F401
 
+    MEASURED["_load_average_start"] = os.getloadavg()
     gt, detections = make_coco_like(SCALE)
     t0 = time.perf_counter()
     checked = load_coco_gt(gt)
@@ -224,6 +225,7 @@ def _machine() -> dict:
         if hasattr(os, "sched_getaffinity")
         else os.cpu_count(),
         "cores_total": os.cpu_count(),
+        "load_average_1_5_15min": {"start": MEASURED["_load_average_start"], "end": os.getloadavg()},
         "platform": platform.platform(),
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -264,7 +266,9 @@ def _write_results():
         "seconds": {**sec, "load_coco_gt": MEASURED["_load_gt_s"]["seconds"]},
         "ratios": ratios,
         "goals": {
-            "visionbench_within_1.1x_of_faster": {c: ratios[c]["visionbench_over_faster"] <= 1.1 for c in ratios},
+            "visionbench_within_1.1x_of_faster": {
+                c: ratios[c]["visionbench_over_faster"] <= 1.1 for c in ratios
+            },
             "visionbench_4x_faster_than_pycocotools": {
                 c: ratios[c]["pycocotools_over_visionbench"] >= 4 for c in ratios
             },
@@ -297,7 +301,14 @@ def _write_results():
         f"- pycocotools / visionbench: {r['cpu']['pycocotools_over_visionbench']:.1f}x cpu, "
         f"{r['wall']['pycocotools_over_visionbench']:.1f}x wall (goal >= 4)\n"
         f"- the 12 stats are identical across the three: {record['stats_identical']}\n\n"
-        f"Machine: {m['cpu']}, {m['cores_available']} cores available; Python {m['python']}, numpy {m['numpy']}, "
+        f"Machine: {m['cpu']}, {m['cores_available']} cores available, load average "
+        f"{m['load_average_1_5_15min']['start'][0]:.1f} at start and {m['load_average_1_5_15min']['end'][0]:.1f} at end"
+        + (
+            " (other jobs shared the cores: wall times are inflated, cpu times steadier); "
+            if max(m["load_average_1_5_15min"]["start"][0], m["load_average_1_5_15min"]["end"][0]) > 1.0
+            else "; "
+        )
+        + f"Python {m['python']}, numpy {m['numpy']}, "
         f"faster-coco-eval {m['faster_coco_eval']}, pycocotools {m['pycocotools']}.\n"
         "Reproduce: `.venv/bin/pytest benchmarks/test_bench_coco.py` (`VB_BENCH_SCALE=0.1` for a quick run).\n"
     )

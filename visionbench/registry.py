@@ -24,9 +24,15 @@ BUILTIN_ADAPTERS = {
     ("onnx", "classification"): "visionbench.adapters.onnx_models",
     ("callable", "classification"): "visionbench.adapters.callable_models",
     ("zoo", "classification"): "visionbench.adapters.zoo_models",
+    ("torchvision", "detection"): "visionbench.adapters.torchvision_detection",
+    ("hf", "detection"): "visionbench.adapters.hf_detection",
+    ("onnx", "detection"): "visionbench.adapters.onnx_detection",
+    ("callable", "detection"): "visionbench.adapters.callable_detection",
+    ("zoo", "detection"): "visionbench.adapters.zoo_detection",
 }
 BUILTIN_TASKS = {
     "classification": "visionbench.tasks.classification",
+    "detection": "visionbench.tasks.detection",
 }
 
 _ADAPTERS: dict[tuple[str, str], type] = {}

@@ -53,8 +53,8 @@ def test_edge_case_policies() -> None:
     metrics, per_class, cm = classification_metrics(y, ["a", "b", "c", "d"], scores=scores)
     assert np.isnan(per_class["d"]["f1"])
     assert per_class["c"]["f1"] == 0.0 and per_class["c"]["support"] == 1
-    # macro over the three classes present (sklearn's label set): (2/3 + 0.8 + 0) / 3
-    assert metrics["f1_macro"] == pytest.approx((2 / 3 + 0.8 + 0) / 3)
+    # macro over the three classes present (sklearn's label set): a 1/2, b 4/5, c 0
+    assert metrics["f1_macro"] == pytest.approx((0.5 + 0.8 + 0) / 3)
     assert cm.shape == (4, 4) and cm[2, 0] == 1
     assert fast_headline(y, scores.argmax(1), 4)["f1_macro"] == pytest.approx(metrics["f1_macro"])
     assert 0.0 <= metrics["ece"] <= 1.0

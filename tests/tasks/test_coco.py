@@ -6,12 +6,14 @@ message; ``VB_TEST_SEED=<seed>`` replays one.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import io
 import json
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -119,20 +121,35 @@ def make_dataset(seed: int, n_images: int = 36) -> tuple[dict, list[dict], list[
             d_cat = cat if rng.random() < 0.9 else int(rng.choice(cat_ids))
             dets.append((img, h, w, d_cat, xy.ravel().tolist(), float(rng.beta(4, 2))))
     dims = {im["id"]: (im["height"], im["width"]) for im in images}
-    crowded = image_ids[5]
-    for k in range(len(dets) + 150):  # false positives everywhere, 150 extra on one image/class
-        img = crowded if k >= len(dets) else int(rng.choice(image_ids))
+    busy, n_true = image_ids[5], len(dets)
+    for k in range(n_true + 150):  # false positives everywhere, then 150 more on one image and class
+        img = busy if k >= n_true else int(rng.choice(image_ids))
         h, w = dims[img]
-        cat = gt_cats[0] if k >= len(dets) else int(rng.choice(cat_ids))
+        cat = gt_cats[0] if k >= n_true else int(rng.choice(cat_ids))
         r = float(rng.uniform(3, 80))
-        dets.append((img, h, w, cat, _polygon(rng, rng.uniform(0, w), rng.uniform(0, h), r, h, w), float(rng.beta(1.5, 4))))
+        dets.append(
+            (
+                img,
+                h,
+                w,
+                cat,
+                _polygon(rng, rng.uniform(0, w), rng.uniform(0, h), r, h, w),
+                float(rng.beta(1.5, 4)),
+            )
+        )
     bbox_dets, segm_dets = [], []
     for img, h, w, cat, poly, score in dets:
         if rng.random() < 0.3:
             score = round(score, 2)  # ties
         bbox_dets.append({"image_id": img, "category_id": cat, "bbox": _bounds(poly), "score": score})
-        segm_dets.append({"image_id": img, "category_id": cat, "segmentation": _poly_rle(poly, h, w), "score": score})
-    gt = {"images": images, "annotations": anns, "categories": [{"id": c, "name": f"cat{c}"} for c in cat_ids]}
+        segm_dets.append(
+            {"image_id": img, "category_id": cat, "segmentation": _poly_rle(poly, h, w), "score": score}
+        )
+    gt = {
+        "images": images,
+        "annotations": anns,
+        "categories": [{"id": c, "name": f"cat{c}"} for c in cat_ids],
+    }
     return gt, bbox_dets, segm_dets
 
 
@@ -173,8 +190,12 @@ def test_both_backends_equal_pycocotools_stats(seed, iou_type):
     for backend in ("faster", "pycocotools"):
         result = evaluate_coco(checked, preds, iou_type=iou_type, backend=backend)
         assert tuple(result.metrics) == METRIC_KEYS
-        np.testing.assert_allclose(_values(result), reference, rtol=0, atol=1e-9, equal_nan=True, err_msg=f"{msg} {backend}")
+        np.testing.assert_allclose(
+            _values(result), reference, rtol=0, atol=1e-9, equal_nan=True, err_msg=f"{msg} {backend}"
+        )
     assert np.isfinite(reference[:3]).all() and 0 < reference[0] < 1, msg  # the data is not degenerate
+    pairs = collections.Counter((d["image_id"], d["category_id"]) for d in dets)
+    assert max(pairs.values()) > 100, msg  # the maxDets=100 cut is exercised
 
 
 def test_per_class_ap_equals_single_category_runs(seed):
@@ -199,14 +220,22 @@ def test_pr_curves_are_consistent_with_ap(seed):
     gt, dets, _ = make_dataset(seed)
     result = evaluate_coco(gt, dets)
     assert set(result.pr_curves) == set(result.per_class) | {"all"}
-    curves = [c for n, c in result.pr_curves.items() if n != "all" and not math.isnan(result.per_class[n]["ap"])]
+    curves = [
+        c for n, c in result.pr_curves.items() if n != "all" and not math.isnan(result.per_class[n]["ap"])
+    ]
     for name, c in result.pr_curves.items():
         assert len(c["recall"]) == len(c["precision_50"]) == len(c["precision_75"]) == 101
         if name != "all" and not math.isnan(result.per_class[name]["ap_50"]):
-            assert np.mean(c["precision_50"]) == pytest.approx(result.per_class[name]["ap_50"], abs=1e-12), seed
+            assert np.mean(c["precision_50"]) == pytest.approx(result.per_class[name]["ap_50"], abs=1e-12), (
+                seed
+            )
     mean50 = np.mean([c["precision_50"] for c in curves], axis=0)
-    np.testing.assert_allclose(result.pr_curves["all"]["precision_50"], mean50, atol=1e-12, err_msg=f"seed={seed}")
-    assert np.mean(result.pr_curves["all"]["precision_50"]) == pytest.approx(result.metrics["map_50"], abs=1e-12)
+    np.testing.assert_allclose(
+        result.pr_curves["all"]["precision_50"], mean50, atol=1e-12, err_msg=f"seed={seed}"
+    )
+    assert np.mean(result.pr_curves["all"]["precision_50"]) == pytest.approx(
+        result.metrics["map_50"], abs=1e-12
+    )
 
 
 def test_per_image_stats_match_pycocotools_matches(seed):
@@ -218,7 +247,9 @@ def test_per_image_stats_match_pycocotools_matches(seed):
         if e is not None and e["aRng"] == ev.params.areaRng[0] and e["maxDet"] == 100:
             tp[e["image_id"]] += int(np.count_nonzero((e["dtMatches"][0] > 0) & ~e["dtIgnore"][0]))
     assert stats.tp.tolist() == [tp[i] for i in stats.image_ids.tolist()], f"seed={seed}"
-    assert stats.num_dets.sum() == len(dets) and stats.num_gt.sum() + stats.num_crowd.sum() == len(gt["annotations"])
+    assert stats.num_dets.sum() == len(dets) and stats.num_gt.sum() + stats.num_crowd.sum() == len(
+        gt["annotations"]
+    )
     assert (stats.tp <= stats.num_gt).all() and stats.tp.sum() > 0, f"seed={seed}"
     json.dumps(stats.to_json())
 
@@ -236,7 +267,11 @@ def test_empty_prediction_list_scores_zero(backend):
 
 
 def test_ground_truth_without_annotations_gives_nan():
-    gt = {"images": [{"id": 1, "height": 10, "width": 10}], "annotations": [], "categories": [{"id": 3, "name": "a"}]}
+    gt = {
+        "images": [{"id": 1, "height": 10, "width": 10}],
+        "annotations": [],
+        "categories": [{"id": 3, "name": "a"}],
+    }
     result = evaluate_coco(gt, [{"image_id": 1, "category_id": 3, "bbox": [0, 0, 5, 5], "score": 0.5}])
     assert all(math.isnan(v) for v in result.metrics.values())
     assert result.to_json()["metrics"]["map"] is None
@@ -272,7 +307,9 @@ def test_validated_predictions_are_reused_and_revalidated_for_other_ground_truth
     np.testing.assert_array_equal(_values(a), _values(b))
     other = copy.deepcopy(gt)
     other["images"] = other["images"][:3]
-    other["annotations"] = [x for x in other["annotations"] if x["image_id"] in {i["id"] for i in other["images"]}]
+    other["annotations"] = [
+        x for x in other["annotations"] if x["image_id"] in {i["id"] for i in other["images"]}
+    ]
     with pytest.raises(DataError, match="is not an image of the ground truth"):
         evaluate_coco(other, preds)
 
@@ -310,7 +347,11 @@ def test_files_are_read_and_named_in_errors(tmp_path):
     dets[4]["score"] = "high"
     det_path.write_text(json.dumps(dets))
     checked = load_coco_gt(gt_path)
-    with pytest.raises(DataError, match=rf"{det_path}: \[4\] \(image_id \d+, category_id \d+\): 'score' must be a number"):
+    with pytest.raises(
+        DataError,
+        match=re.escape(str(det_path))
+        + r": \[4\] \(image_id \d+, category_id \d+\): 'score' must be a number",
+    ):
         load_coco_predictions(det_path, checked, iou_type="bbox")
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(DataError, match="bad.json: not valid JSON"):
@@ -332,7 +373,11 @@ def test_options_are_checked():
 def test_custom_max_dets_name_their_recall_keys():
     gt, dets, _ = make_dataset(5, n_images=10)
     result = evaluate_coco(gt, dets, max_dets=(1, 5, 20))
-    assert [k for k in result.metrics if k.startswith("mar_") and k[4:].isdigit()] == ["mar_1", "mar_5", "mar_20"]
+    assert [k for k in result.metrics if k.startswith("mar_") and k[4:].isdigit()] == [
+        "mar_1",
+        "mar_5",
+        "mar_20",
+    ]
     assert "ar_20" in next(iter(result.per_class.values()))
 
 
@@ -372,7 +417,10 @@ _DELETE = object()
 GT_ERRORS = [
     (_set("categories", _DELETE), "missing top-level 'categories'"),
     (_set("images", {"id": 1}), "images must be a list"),
-    (_set("annotations.1.bbox", _DELETE), r"annotations\[1\] \(id 2, image_id 11, category_id 9\): missing 'bbox'"),
+    (
+        _set("annotations.1.bbox", _DELETE),
+        r"annotations\[1\] \(id 2, image_id 11, category_id 9\): missing 'bbox'",
+    ),
     (_set("annotations.0.bbox", [1, 2, 3]), r"annotations\[0\] \(id 1.*'bbox' must be a list"),
     (_set("annotations.0.bbox", [1, 2, "3", 4]), r"annotations\[0\].*'bbox' must hold 4 numbers"),
     (_set("annotations.1.bbox", [1, 2, -3, 4]), r"annotations\[1\].*width and height must be >= 0"),
@@ -392,7 +440,10 @@ GT_ERRORS = [
     (_set("annotations.1.segmentation.size", [40, 51]), r"annotations\[1\].*size \[40, 51\] does not match"),
     (_set("annotations.1.segmentation.counts", [500, 20]), r"annotations\[1\].*counts sum to 520"),
     (_set("annotations.1.segmentation", {"counts": "abc"}), r"annotations\[1\].*needs 'counts' and 'size'"),
-    (lambda d: _set("images.1.width", _DELETE)(_set("images.1.height", _DELETE)(d)), r"annotations\[1\].*needs its image's 'height' and 'width'"),
+    (
+        lambda d: _set("images.1.width", _DELETE)(_set("images.1.height", _DELETE)(d)),
+        r"annotations\[1\].*needs its image's 'height' and 'width'",
+    ),
     (_set("annotations.0", [1, 2]), r"annotations\[0\] must be an object"),
 ]
 
@@ -422,12 +473,17 @@ PRED_ERRORS = [
     (_set("2.bbox", (1, 2, 3)), r"\[2\] .*'bbox' must be a list"),
     (_set("0.image_id", 1.0), r"\[0\] .*'image_id' must be an integer"),
     (_set("0.category_id", True), r"\[0\] .*'category_id' must be an integer"),
-    (_set("2.image_id", 424242), r"\[2\] \(image_id 424242, category_id 7\): image_id 424242 is not an image"),
+    (
+        _set("2.image_id", 424242),
+        r"\[2\] \(image_id 424242, category_id 7\): image_id 424242 is not an image",
+    ),
     (_set("1.category_id", 8), r"\[1\] \(image_id 11, category_id 8\): category_id 8 is not a category"),
 ]
 
 
-@pytest.mark.parametrize(("mutate", "message"), PRED_ERRORS, ids=[f"pred{i}" for i in range(len(PRED_ERRORS))])
+@pytest.mark.parametrize(
+    ("mutate", "message"), PRED_ERRORS, ids=[f"pred{i}" for i in range(len(PRED_ERRORS))]
+)
 def test_prediction_errors_name_the_entry(mutate, message):
     with pytest.raises(DataError, match=rf"^dets\.json: {message}"):
         load_coco_predictions(mutate(_dets()), _gt(), iou_type="bbox", name="dets.json")
@@ -435,7 +491,10 @@ def test_prediction_errors_name_the_entry(mutate, message):
 
 def test_segm_prediction_errors_name_the_entry():
     rle = _poly_rle([1, 1, 20, 1, 20, 20, 1, 20], 40, 50)
-    dets = [{"image_id": 10, "category_id": 7, "segmentation": rle, "score": 0.9}, {"image_id": 11, "category_id": 7, "score": 0.2}]
+    dets = [
+        {"image_id": 10, "category_id": 7, "segmentation": rle, "score": 0.9},
+        {"image_id": 11, "category_id": 7, "score": 0.2},
+    ]
     with pytest.raises(DataError, match=r"^p: \[1\] \(image_id 11, category_id 7\): missing 'segmentation'"):
         load_coco_predictions(dets, _gt(), iou_type="segm", name="p")
     dets[1]["segmentation"] = {"size": [41, 50], "counts": rle["counts"]}
@@ -460,23 +519,40 @@ def test_predictions_to_coco_keeps_float64_and_encodes_masks():
     masks = np.zeros((2, 30, 40), bool)
     masks[0, 5:9, 3:20] = True
     masks[1, 0, 0] = True
-    entries = predictions_to_coco(7, {"boxes": boxes, "scores": np.array([0.9, 0.1]), "labels": np.array([3, 5]), "masks": masks})
+    entries = predictions_to_coco(
+        7, {"boxes": boxes, "scores": np.array([0.9, 0.1]), "labels": np.array([3, 5]), "masks": masks}
+    )
     assert entries[0]["bbox"] == [10.123456789, 20.5, 30.987654321 - 10.123456789, 40.25 - 20.5]
     assert [e["category_id"] for e in entries] == [3, 5] and entries[0]["image_id"] == 7
     for entry, mask in zip(entries, masks, strict=True):
-        assert np.array_equal(mask_utils.decode({**entry["segmentation"], "counts": entry["segmentation"]["counts"].encode()}), mask)
+        assert np.array_equal(
+            mask_utils.decode({**entry["segmentation"], "counts": entry["segmentation"]["counts"].encode()}),
+            mask,
+        )
     json.dumps(entries)
-    assert predictions_to_coco(1, {"boxes": np.zeros((0, 4)), "scores": np.zeros(0), "labels": np.zeros(0, int)}) == []
+    assert (
+        predictions_to_coco(1, {"boxes": np.zeros((0, 4)), "scores": np.zeros(0), "labels": np.zeros(0, int)})
+        == []
+    )
     with pytest.raises(DataError, match="image_id 7: detection 1"):
-        predictions_to_coco(7, {"boxes": np.array([[0, 0, 1, 1], [5, 5, 1, 1.0]]), "scores": [0.5, 0.4], "labels": [1, 1]})
+        predictions_to_coco(
+            7, {"boxes": np.array([[0, 0, 1, 1], [5, 5, 1, 1.0]]), "scores": [0.5, 0.4], "labels": [1, 1]}
+        )
 
 
 def test_predictions_to_coco_accepts_torch_tensors():
     torch = pytest.importorskip("torch")
     entries = predictions_to_coco(
-        1, {"boxes": torch.tensor([[1.5, 2.5, 3.5, 8.0]], dtype=torch.float64), "scores": torch.tensor([0.7]), "labels": torch.tensor([2])}
+        1,
+        {
+            "boxes": torch.tensor([[1.5, 2.5, 3.5, 8.0]], dtype=torch.float64),
+            "scores": torch.tensor([0.7]),
+            "labels": torch.tensor([2]),
+        },
     )
-    assert entries == [{"image_id": 1, "category_id": 2, "bbox": [1.5, 2.5, 2.0, 5.5], "score": pytest.approx(0.7)}]
+    assert entries == [
+        {"image_id": 1, "category_id": 2, "bbox": [1.5, 2.5, 2.0, 5.5], "score": pytest.approx(0.7)}
+    ]
 
 
 def test_plot_pr_curves_writes_a_png(tmp_path):

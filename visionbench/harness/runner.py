@@ -18,7 +18,14 @@ from visionbench.contracts import Adapter, Dataset, ImageMeta, Task, TaskResult,
 from visionbench.errors import DataError, VisionbenchError
 from visionbench.harness import timing
 from visionbench.harness.environment import check_precision, code_version, environment, select_device
-from visionbench.harness.record import PREDICTIONS_FILE, SCHEMA_VERSION, run_dir, validate, write_predictions, write_record
+from visionbench.harness.record import (
+    PREDICTIONS_FILE,
+    SCHEMA_VERSION,
+    run_dir,
+    validate,
+    write_predictions,
+    write_record,
+)
 from visionbench.harness.specs import RunSpec
 from visionbench.harness.statistics import bootstrap_intervals
 

@@ -25,7 +25,11 @@ def _digits(path: str | None = None, split: str = "test") -> Dataset:
 @register_dataset("classification", "fashion-mnist", "Fashion-MNIST from its IDX files (path: folder; split=test|train)")
 def _fashion(path: str | None = None, split: str = "test") -> Dataset:
     from visionbench.tasks.data.files import ArrayClassificationDataset
-    from visionbench.tasks.data.idx import DEFAULT_FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, load_fashion_mnist
+    from visionbench.tasks.data.idx import (
+        DEFAULT_FASHION_MNIST_DIR,
+        FASHION_MNIST_CLASSES,
+        load_fashion_mnist,
+    )
 
     images, labels = load_fashion_mnist(path or DEFAULT_FASHION_MNIST_DIR, split)
     return ArrayClassificationDataset(f"fashion-mnist-{split}", images, labels, FASHION_MNIST_CLASSES, prefix=f"fmnist-{split}-")

@@ -75,7 +75,11 @@ def _silent(*_args: Any, **_kwargs: Any) -> None:
 
 def _check_max_dets(max_dets: Sequence[int]) -> list[int]:
     md = list(max_dets)
-    if not md or not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in md) or md != sorted(set(md)):
+    if (
+        not md
+        or not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in md)
+        or md != sorted(set(md))
+    ):
         raise ConfigError(f"max_dets must be increasing positive integers, got {max_dets!r}")
     return md
 
@@ -321,7 +325,9 @@ def per_image_stats(
     index = lambda ids: order[np.searchsorted(image_ids, ids, sorter=order)]  # noqa: E731
     n = len(image_ids)
     ann_img = index(np.fromiter((a["image_id"] for a in gt["annotations"]), np.int64, len(gt["annotations"])))
-    crowd = np.fromiter((a["iscrowd"] for a in gt["annotations"]), np.int64, len(gt["annotations"])).astype(bool)
+    crowd = np.fromiter((a["iscrowd"] for a in gt["annotations"]), np.int64, len(gt["annotations"])).astype(
+        bool
+    )
     det_img = index(np.fromiter((d["image_id"] for d in preds), np.int64, len(preds)))
     pairs = np.array([k.split("_", 1) for k in ev.eval.get("matched", {})], dtype=np.int64).reshape(-1, 2)
     true_pos = pairs[~crowd[pairs[:, 1] - 1], 0] - 1  # ids are 1-based positions
@@ -355,18 +361,27 @@ def predictions_to_coco(image_id: int, pred: dict) -> list[dict]:
     for key in ("boxes", "scores", "labels"):
         if key not in pred:
             raise DataError(f"image_id {image_id}: prediction has no '{key}'")
-    boxes = _as_numpy(pred["boxes"], "boxes", image_id).astype(np.float64).reshape(-1, 4) if len(pred["boxes"]) else np.zeros((0, 4))
+    boxes = _as_numpy(pred["boxes"], "boxes", image_id).astype(np.float64).reshape(-1, 4)
     scores = _as_numpy(pred["scores"], "scores", image_id).astype(np.float64).reshape(-1)
     labels = _as_numpy(pred["labels"], "labels", image_id).reshape(-1)
     k = len(boxes)
     if len(scores) != k or len(labels) != k:
         raise DataError(f"image_id {image_id}: {k} boxes but {len(scores)} scores and {len(labels)} labels")
     if k and not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(f"image_id {image_id}: 'labels' must be integer category ids, got dtype {labels.dtype}")
-    bad = ~np.isfinite(boxes).all(1) | (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1]) | ~np.isfinite(scores)
+        raise DataError(
+            f"image_id {image_id}: 'labels' must be integer category ids, got dtype {labels.dtype}"
+        )
+    bad = (
+        ~np.isfinite(boxes).all(1)
+        | (boxes[:, 2] < boxes[:, 0])
+        | (boxes[:, 3] < boxes[:, 1])
+        | ~np.isfinite(scores)
+    )
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"image_id {image_id}: detection {i} has box {boxes[i].tolist()} / score {scores[i]} (need finite xyxy, x2>=x1, y2>=y1)")
+        raise DataError(
+            f"image_id {image_id}: detection {i} has box {boxes[i].tolist()} / score {scores[i]} (need finite xyxy, x2>=x1, y2>=y1)"
+        )
     xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1).tolist()
     entries = [
         {"image_id": int(image_id), "category_id": c, "bbox": b, "score": s}
@@ -377,13 +392,20 @@ def predictions_to_coco(image_id: int, pred: dict) -> list[dict]:
 
         masks = _as_numpy(pred["masks"], "masks", image_id)
         if masks.ndim != 3 or len(masks) != k:
-            raise DataError(f"image_id {image_id}: 'masks' must be [K, H, W] with K={k}, got shape {masks.shape}")
+            raise DataError(
+                f"image_id {image_id}: 'masks' must be [K, H, W] with K={k}, got shape {masks.shape}"
+            )
         if masks.dtype != bool and not np.issubdtype(masks.dtype, np.integer):
-            raise DataError(f"image_id {image_id}: 'masks' must be boolean (threshold soft masks first), got {masks.dtype}")
+            raise DataError(
+                f"image_id {image_id}: 'masks' must be boolean (threshold soft masks first), got {masks.dtype}"
+            )
         if k:
             rles = mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
             for entry, rle in zip(entries, rles, strict=True):
-                entry["segmentation"] = {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
+                entry["segmentation"] = {
+                    "size": [int(s) for s in rle["size"]],
+                    "counts": rle["counts"].decode("ascii"),
+                }
     return entries
 
 
@@ -403,13 +425,21 @@ def plot_pr_curves(result: CocoResult, path: Path, *, max_classes: int = 20) -> 
         (n for n in result.pr_curves if n != "all" and not math.isnan(result.per_class[n]["ap"])),
         key=lambda n: -result.per_class[n]["ap"],
     )[:max_classes]
-    for ax, key, title in zip(fig.subplots(1, 2), ("precision_50", "precision_75"), ("IoU 0.50", "IoU 0.75"), strict=True):
+    for ax, key, title in zip(
+        fig.subplots(1, 2), ("precision_50", "precision_75"), ("IoU 0.50", "IoU 0.75"), strict=True
+    ):
         for n in classes:
             c = result.pr_curves[n]
             ax.plot(c["recall"], c[key], lw=0.8, alpha=0.35)
         mean = result.pr_curves["all"]
         ax.plot(mean["recall"], mean[key], color="black", lw=2.2, label="mean over classes")
-        ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision", title=f"{result.iou_type} {title}")
+        ax.set(
+            xlim=(0, 1),
+            ylim=(0, 1.02),
+            xlabel="recall",
+            ylabel="precision",
+            title=f"{result.iou_type} {title}",
+        )
         ax.grid(alpha=0.3)
         ax.legend(loc="lower left")
     path.parent.mkdir(parents=True, exist_ok=True)

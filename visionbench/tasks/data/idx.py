@@ -105,9 +105,7 @@ def _find_idx(root: Path, prefix: str, kind: str, ndim: int) -> Path:
             for candidate in (directory / name, directory / f"{name}.gz"):
                 if candidate.is_file():
                     return candidate
-    raise DataError(
-        f"Fashion-MNIST file {names[0]}(.gz) not found in {root}; {FASHION_MNIST_INSTALL_HINT}"
-    )
+    raise DataError(f"Fashion-MNIST file {names[0]}(.gz) not found in {root}; {FASHION_MNIST_INSTALL_HINT}")
 
 
 def load_fashion_mnist(root: str | Path | None, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +125,9 @@ def load_fashion_mnist(root: str | Path | None, split: str) -> tuple[np.ndarray,
     images = read_idx(images_path)
     labels = read_idx(labels_path)
     if images.dtype != np.uint8 or images.ndim != 3:
-        raise DataError(f"expected uint8 images [N, H, W] in {images_path}, got {images.dtype} {images.shape}")
+        raise DataError(
+            f"expected uint8 images [N, H, W] in {images_path}, got {images.dtype} {images.shape}"
+        )
     if labels.ndim != 1:
         raise DataError(f"expected labels [N] in {labels_path}, got shape {labels.shape}")
     if len(labels) != len(images):

@@ -1,0 +1,239 @@
+"""Every page of the dashboard driven through Streamlit's AppTest against a seeded MLflow store and a results folder."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from apptest_tools import all_nodes, dataframe, markdown_texts, texts
+
+EVIL = "<script>alert(1)</script>"
+KINDS = ["classification", "detection", "segmentation", "captioning", "robustness"]
+
+
+def run(at: Any) -> Any:
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def overview_table(at: Any) -> pd.DataFrame:
+    return dataframe(at, "overview_table")
+
+
+# ---------------------------------------------------------------------------------------------- overview
+
+
+def test_overview_lists_every_kind_and_ranks_with_tie_groups(seeded, app_env) -> None:
+    at = run(app_env(seeded.uri))
+    found = dataframe(at, "tasks_found")
+    assert list(found["kind"]) == KINDS
+    assert set(found["task"]) == {"classification:digits", "detection:shapes", "segmentation:shapes", "captioning:shapes", "robustness:digits"}
+    assert at.radio(key="overview_kind").options == [f"{k} \\({n} runs\\)" for k, n in zip(KINDS, (6, 2, 2, 1, 1), strict=True)]
+    table = overview_table(at)
+    ranks = dict(zip(table["model name"], table["rank"], strict=True))
+    # alpha (0.951 on the GPU, 0.95 on the CPU) and beta (0.94 +- 0.02) overlap the leader's interval: one group.
+    assert ranks["alpha-net"] == 1 and ranks["beta-net"] == 1
+    assert ranks["gamma-net"] > 1 and ranks[EVIL] == len(table)
+    assert "digits-linear" in " ".join(table["model name"])
+    for column in ("top1", "top1 CI low", "top1 CI high", "throughput_ips", "latency_ms_p50", "latency_ms_p99", "params_m", "gflops", "peak_mem_mb"):
+        assert column in table.columns
+    csv = at.get("download_button")
+    assert csv, "no CSV download"
+
+
+def test_overview_other_kinds_use_their_headline(seeded, app_env) -> None:
+    at = run(app_env(seeded.uri))
+    at.radio(key="overview_kind").set_value("detection")
+    run(at)
+    table = overview_table(at)
+    assert "map" in table.columns and "top1" not in table.columns
+    assert list(table["rank"]) == [1, 2]  # no intervals: plain ranks
+    at.radio(key="overview_kind").set_value("robustness")
+    run(at)
+    assert "clean_top1" in overview_table(at).columns
+
+
+def test_overview_filters_search_and_columns(seeded, app_env) -> None:
+    at = run(app_env(seeded.uri))
+    at.multiselect(key="overview_hardware").set_value(["NVIDIA H100"])
+    run(at)
+    table = overview_table(at)
+    assert list(table["model name"]) == ["alpha-net"] and list(table["precision"]) == ["fp16"]
+    at.multiselect(key="overview_hardware").set_value([])
+    at.multiselect(key="overview_licence").set_value(["Apache-2.0"])
+    run(at)
+    assert list(overview_table(at)["model name"]) == ["beta-net"]
+    at.multiselect(key="overview_licence").set_value([])
+    at.text_input(key="overview_search").set_value("GAMMA")
+    run(at)
+    assert list(overview_table(at)["model name"]) == ["gamma-net"]
+    at.text_input(key="overview_search").set_value("")
+    at.multiselect(key="overview_columns_classification").set_value(["rank", "model name", "top1", "f1_macro", "f1/cat"])
+    run(at)
+    assert list(overview_table(at).columns) == ["rank", "model name", "top1", "f1_macro", "f1/cat"]
+
+
+def test_overview_history_shows_every_run(seeded, app_env) -> None:
+    at = run(app_env(seeded.uri))
+    latest = len(overview_table(at))
+    at.checkbox(key="overview_history").check()
+    run(at)
+    assert len(overview_table(at)) >= latest
+
+
+# ---------------------------------------------------------------------------------------------- pareto
+
+
+def test_pareto_front_per_hardware_and_precision(seeded, app_env) -> None:
+    at = run(app_env(seeded.uri))
+    at.switch_page("screens/pareto.py")
+    run(at)
+    assert at.get("arrow_vega_lite_chart"), "no chart"
+    front = dataframe(at, "pareto_front")
+    by_config = front.groupby("config")["model name"].apply(set).to_dict()
+    # CPU fp32: beta is fastest, alpha more accurate; gamma and the slow ones are dominated.
+    assert by_config["cpu (2 cores) / fp32"] >= {"alpha-net", "beta-net"}
+    assert "gamma-net" not in by_config["cpu (2 cores) / fp32"]
+    assert by_config["NVIDIA H100 / fp16"] == {"alpha-net"}
+    at.radio(key="pareto_x").set_value("latency_ms_p50")
+    run(at)
+    assert "latency_ms_p50" in dataframe(at, "pareto_front").columns
+
+
+# ---------------------------------------------------------------------------------------------- model page
+
+
+def test_model_page_of_a_real_run_has_confusion_matrix_and_failure_gallery(seeded, app_env) -> None:
+    at = app_env(seeded.uri)
+    at.query_params["model"] = seeded.real_model
+    run(at)
+    at.switch_page("screens/model.py")
+    run(at)
+    assert at.selectbox(key="model").value == seeded.real_model
+    tasks = dataframe(at, "model_tasks")
+    assert list(tasks["task"]) == ["classification:digits"] and tasks["rank"].notna().all()
+    assert set(dataframe(at, "per_class")["class"]) == {str(i) for i in range(10)}
+    assert dataframe(at, "confusion_csv").shape == (10, 11)
+    gallery = dataframe(at, "gallery_table")
+    assert len(gallery) == 12 and gallery["target_probability"].is_monotonic_increasing
+    assert len(at.get("image")) >= 1 + 12  # the confusion matrix and one image per worst sample
+    captions = [t for t in texts(at) if t.startswith("digits-test-")]
+    assert len(captions) == 12 and all("truth" in c and "pred" in c for c in captions)
+    env = dataframe(at, "env_table")
+    assert {"device", "precision", "batch_size", "torch"} <= set(env["field"])
+    prints = dataframe(at, "fingerprints_table")
+    assert {"run_fingerprint", "model_fingerprint", "dataset_fingerprint"} <= set(prints["field"])
+
+
+def test_model_page_lists_every_task_and_shows_pr_and_robustness(seeded, app_env) -> None:
+    at = run(app_env(seeded.uri))
+    at.switch_page("screens/model.py")
+    run(at)
+    at.selectbox(key="model").set_value("zoo:alpha")
+    run(at)
+    tasks = dataframe(at, "model_tasks")
+    assert set(tasks["kind"]) == {"classification", "detection", "segmentation", "captioning"}
+    run_box = at.selectbox(key="model_run")
+    detection = next(o for o in run_box.options if o.startswith("detection:shapes"))
+    run_box.select(detection)
+    run(at)
+    tabs = [t.label for t in at.tabs]
+    assert "PR curves" in tabs and "Robustness" not in tabs
+    assert any(c.key == "pr_chart" for c in at.get("arrow_vega_lite_chart"))
+    at.selectbox(key="model").set_value("zoo:beta")
+    run(at)
+    run_box = at.selectbox(key="model_run")
+    run_box.select(next(o for o in run_box.options if o.startswith("robustness:")))
+    run(at)
+    keys = {c.key for c in at.get("arrow_vega_lite_chart")}
+    assert {"robust_chart", "corruption_chart"} <= keys
+
+
+# ---------------------------------------------------------------------------------------------- compare
+
+
+def test_compare_paired_deltas_and_mcnemar(seeded, app_env) -> None:
+    at = app_env(seeded.uri)
+    at.query_params["a"] = "zoo:alpha"
+    at.query_params["b"] = "zoo:beta"
+    run(at)
+    at.switch_page("screens/compare.py")
+    run(at)
+    summary = dataframe(at, "compare_summary")
+    assert set(summary["task"]) == {"classification:digits", "segmentation:shapes"}
+    row = summary.set_index("task").loc["classification:digits"]
+    assert row["B - A"] == pytest.approx(0.94 - 0.95)
+    assert 0.0 <= row["McNemar p"] <= 1.0 and row["paired samples"] == 100
+    seg = summary.set_index("task").loc["segmentation:shapes"]
+    assert pd.isna(seg["McNemar p"]) and "no predictions" in seg["note"]
+    deltas = dataframe(at, "compare_deltas")
+    assert deltas["metric"].iloc[0] == "top1"
+    assert {"throughput_ips", "f1_macro"} <= set(deltas["metric"])
+
+
+# ---------------------------------------------------------------------------------------------- safety
+
+
+def _assert_inert(at: Any) -> None:
+    assert not at.get("html"), "raw HTML element"
+    for node in all_nodes(at):
+        proto = getattr(node, "proto", None)
+        if proto is not None and getattr(proto, "allow_html", False):
+            raise AssertionError(f"{node.type} allows HTML")
+    for body in markdown_texts(at):
+        assert EVIL not in body and not re.search(r"(?<!\\)<", body), body
+
+
+def test_script_model_name_is_text_everywhere(seeded, app_env) -> None:
+    at = run(app_env(seeded.uri))
+    assert EVIL in list(overview_table(at)["model name"])
+    _assert_inert(at)
+    at.switch_page("screens/pareto.py")
+    run(at)
+    _assert_inert(at)
+    at.switch_page("screens/model.py")
+    run(at)
+    at.selectbox(key="model").set_value("callable:evil:factory")
+    run(at)
+    _assert_inert(at)
+    assert list(dataframe(at, "model_info")["value"])[0] == "callable:evil:factory"
+    heading = [h for h in markdown_texts(at) if "script" in h]
+    assert heading and all("\\<script\\>" in h for h in heading)
+    at.switch_page("screens/compare.py")
+    run(at)
+    at.selectbox(key="a").set_value("callable:evil:factory")
+    run(at)
+    _assert_inert(at)
+
+
+# ---------------------------------------------------------------------------------------------- static mode and empty sources
+
+
+def test_static_results_folder(seeded, app_env) -> None:
+    at = run(app_env(str(seeded.runs)))
+    assert "results folder" in " ".join(texts(at))
+    found = dataframe(at, "tasks_found")
+    assert list(found["kind"]) == KINDS
+    at.switch_page("screens/model.py")
+    run(at)
+    at.selectbox(key="model").set_value(seeded.real_model)
+    run(at)
+    assert len(dataframe(at, "gallery_table")) == 12
+    assert dataframe(at, "confusion_csv").shape == (10, 11)
+    at.switch_page("screens/compare.py")
+    run(at)
+    assert not dataframe(at, "compare_summary").empty
+
+
+def test_empty_store_says_how_to_get_results(tmp_path, app_env) -> None:
+    at = run(app_env(f"sqlite:///{tmp_path / 'nothing.db'}"))
+    assert "No runs found" in at.info[0].value
+    assert not (tmp_path / "nothing.db").exists(), "a read-only dashboard must not create the store"
+    for page in ("pareto", "model", "compare"):
+        at.switch_page(f"screens/{page}.py")
+        run(at)
+        assert at.info and "No runs found" in at.info[0].value

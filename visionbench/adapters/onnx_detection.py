@@ -1,0 +1,175 @@
+"""ONNX Runtime detectors with a declared output decoding: ``onnx:<model.onnx> --model-arg decode=yolo``.
+
+``decode=yolo`` reads the first output as ``[N, 4 + C, A]`` (YOLOv8-style: per anchor a
+cx, cy, w, h box in input pixels, then C class scores), keeps each anchor's best class
+above ``conf`` (0.001), runs per-class NMS (torchvision ``batched_nms``, IoU ``iou`` 0.7),
+keeps the best ``max_det`` (100) and maps boxes back to original pixels. Input: RGB in
+[0, 1] (``mode=BGR`` reverses channels), ``size`` from the model's input shape or
+``--model-arg size=[H,W]``, letterboxed with grey (114) padding unless ``letterbox=false``
+(plain resize). Class names: ``classes`` option, else the ``names`` / ``classes`` metadata
+(a JSON list or an Ultralytics ``{0: 'person', ...}`` dict), else unnamed.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from visionbench.adapters.base import file_fingerprint
+from visionbench.adapters.detection_base import DetectionAdapter, model_label_space
+from visionbench.contracts import ImageMeta
+from visionbench.errors import ModelError
+from visionbench.registry import register_adapter
+
+DECODERS = ("yolo",)
+OPTIONS = ("decode", "size", "letterbox", "conf", "iou", "max_det", "classes", "mode")
+
+
+def letterbox_geometry(width: int, height: int, size: tuple[int, int], letterbox: bool) -> tuple[int, int, int, int]:
+    """(new width, new height, left, top) of the resized image inside the ``size`` = (H, W) input."""
+    in_h, in_w = size
+    if not letterbox:
+        return in_w, in_h, 0, 0
+    r = min(in_w / width, in_h / height)
+    new_w, new_h = max(1, round(width * r)), max(1, round(height * r))
+    return new_w, new_h, (in_w - new_w) // 2, (in_h - new_h) // 2
+
+
+class LetterboxTransform:
+    """PIL image -> float ``[3, H, W]`` in [0, 1], letterboxed (grey 114 borders) or plainly resized (picklable)."""
+
+    def __init__(self, size: tuple[int, int], letterbox: bool, mode: str) -> None:
+        self.size, self.letterbox, self.mode = size, letterbox, mode
+
+    def __call__(self, image: Any) -> Any:
+        import torch
+        from PIL import Image
+
+        image = image.convert("RGB")
+        new_w, new_h, left, top = letterbox_geometry(image.width, image.height, self.size, self.letterbox)
+        canvas = Image.new("RGB", (self.size[1], self.size[0]), (114, 114, 114))
+        canvas.paste(image.resize((new_w, new_h), Image.Resampling.BILINEAR), (left, top))
+        tensor = torch.from_numpy(np.asarray(canvas).copy()).permute(2, 0, 1).to(torch.float32).div_(255.0)
+        return tensor.flip(0) if self.mode == "BGR" else tensor
+
+    def __repr__(self) -> str:
+        return f"LetterboxTransform(size={list(self.size)}, letterbox={self.letterbox}, mode={self.mode})"
+
+
+def parse_names(text: str) -> list[str]:
+    """Class names from model metadata: a JSON list, an Ultralytics ``{0: 'a', ...}`` dict, or comma/line separated."""
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            names = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            names = json.loads(text)
+        return [str(names[k]) for k in sorted(names, key=int)]
+    if text.startswith("["):
+        return [str(v) for v in json.loads(text)]
+    sep = "\n" if "\n" in text else ","
+    return [part.strip() for part in text.split(sep) if part.strip()]
+
+
+@register_adapter("onnx", kinds=("detection",))
+class OnnxDetector(DetectionAdapter):
+    def __init__(self, spec: Any) -> None:
+        super().__init__(spec)
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ModelError("onnxruntime is not installed: pip install 'visionbench[onnx]'") from None
+        options = spec.option_dict
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise ModelError(f"unknown option(s) for onnx detection: {', '.join(unknown)} (known: {', '.join(OPTIONS)})")
+        self.decode = options.get("decode")
+        if self.decode not in DECODERS:
+            raise ModelError(f"onnx detection needs --model-arg decode=<{'|'.join(DECODERS)}> (how to read the outputs)")
+        self.path = Path(spec.target)
+        if not self.path.is_file():
+            raise ModelError(f"ONNX model not found: {self.path}")
+        try:
+            self.session = ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+            raise ModelError(f"cannot load ONNX model {self.path}: {exc}") from None
+        self.input = self.session.get_inputs()[0]
+        self.size = self._input_size(options.get("size"))
+        self.letterbox = bool(options.get("letterbox", True))
+        self.mode = str(options.get("mode", "RGB"))
+        if self.mode not in ("RGB", "BGR"):
+            raise ModelError(f"onnx detection mode must be RGB or BGR, not {self.mode!r}")
+        self.conf, self.iou = float(options.get("conf", 0.001)), float(options.get("iou", 0.7))
+        self.max_det = int(options.get("max_det", 100))
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        names = options.get("classes")
+        for key in ("names", "classes"):
+            if names is None and key in metadata:
+                names = parse_names(metadata[key])
+        self.model_labels = None if names is None else model_label_space(list(names))
+        self.fixed_batch = self.input.shape[0] if isinstance(self.input.shape[0], int) else None
+        self.preprocess_description = {"transform": repr(self.transform()), "decode": self.decode}
+
+    def _input_size(self, size: Any) -> tuple[int, int]:
+        if size is None:
+            shape = self.input.shape
+            if len(shape) == 4 and all(isinstance(d, int) for d in shape[2:]):
+                return int(shape[2]), int(shape[3])
+            raise ModelError(f"{self.path}: input size is dynamic; give --model-arg size=[H,W]")
+        if isinstance(size, int):
+            return size, size
+        if isinstance(size, list | tuple) and len(size) == 2:
+            return int(size[0]), int(size[1])
+        raise ModelError(f"size must be an int or [H, W], got {size!r}")
+
+    def transform(self) -> Any:
+        return LetterboxTransform(self.size, self.letterbox, self.mode)
+
+    def _run(self, array: np.ndarray) -> np.ndarray:
+        if self.fixed_batch and array.shape[0] != self.fixed_batch:
+            return np.concatenate([self.session.run(None, {self.input.name: array[i : i + 1]})[0] for i in range(len(array))])
+        return self.session.run(None, {self.input.name: array})[0]
+
+    def detect(self, batch: Any, metas: Sequence[ImageMeta]) -> list[dict[str, Any]]:
+        import torch
+
+        out = torch.from_numpy(np.asarray(self._run(batch.detach().cpu().numpy()), dtype=np.float32))
+        if out.ndim != 3 or out.shape[1] < 5:
+            raise ModelError(f"{self.path.name}: decode=yolo expects an output [N, 4 + C, A], got {list(out.shape)}")
+        num_classes = out.shape[1] - 4
+        if self.model_labels is None:
+            self.model_labels = dict.fromkeys(range(num_classes))
+        elif len(self.model_labels) != num_classes:
+            raise ModelError(f"{self.path.name}: {len(self.model_labels)} class names but the output has {num_classes} classes")
+        return [self._decode_one(out[i].T, meta) for i, meta in enumerate(metas)]
+
+    def _decode_one(self, pred: Any, meta: ImageMeta) -> dict[str, Any]:
+        import torch
+        from torchvision.ops import batched_nms
+
+        scores, labels = pred[:, 4:].max(dim=1)
+        keep = scores > self.conf
+        pred, scores, labels = pred[keep].double(), scores[keep].double(), labels[keep]
+        cx, cy, w, h = pred[:, 0], pred[:, 1], pred[:, 2], pred[:, 3]
+        boxes = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=1)
+        order = batched_nms(boxes, scores, labels, self.iou)[: self.max_det]
+        boxes, scores, labels = boxes[order], scores[order], labels[order]
+        new_w, new_h, left, top = letterbox_geometry(meta.width, meta.height, self.size, self.letterbox)
+        boxes[:, 0::2] = (boxes[:, 0::2] - left) * (meta.width / new_w)
+        boxes[:, 1::2] = (boxes[:, 1::2] - top) * (meta.height / new_h)
+        return {"boxes": boxes, "scores": scores, "labels": labels}
+
+    @property
+    def module(self) -> Any:
+        return None
+
+    def fingerprint(self) -> str:
+        return file_fingerprint(self.path)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "name": f"onnx:{self.path.stem}"}

@@ -1,0 +1,212 @@
+"""Object detection and instance segmentation: COCO mAP for any detector.
+
+Datasets: ``detection:coco:<instances.json>?images=<dir>`` and the built-in
+``detection:shapes?split=test|val|train&n=N``. The task accumulates each image's
+canonical predictions as COCO results entries and scores them with faster-coco-eval
+(numbers identical to pycocotools) through :mod:`visionbench.tasks.coco`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from visionbench.contracts import Dataset, Task, TaskInfo, TaskResult, TaskSpec
+from visionbench.errors import ConfigError, ModelError
+from visionbench.registry import register_dataset, register_task
+
+
+@register_dataset("detection", "coco", "COCO instances JSON + images (path: FILE.json; images=DIR, default beside it)")
+def _coco(path: str | None = None, images: str | None = None) -> Dataset:
+    from visionbench.tasks.data.detection_datasets import CocoDetectionDataset
+
+    if not path:
+        raise ConfigError("detection:coco needs a path: detection:coco:instances.json[?images=DIR]")
+    return CocoDetectionDataset(path, images)
+
+
+@register_dataset("detection", "shapes", "built-in shapes scenes with boxes and masks (split=test|val|train, n=N)")
+def _shapes(path: str | None = None, split: str = "test", n: str | int | None = None, size: str | int = 128) -> Dataset:
+    from visionbench.tasks.data.detection_datasets import ShapesDetectionDataset
+
+    return ShapesDetectionDataset(split, n, size)
+
+
+@register_task("detection")
+class DetectionTask(Task):
+    """COCO box mAP (``map``, ``map_50`` ... ``mar_large``), mask mAP under ``segm/<key>``, ``ap/<class>``.
+
+    Edge-case policy (COCO's own, see :mod:`visionbench.tasks.coco`): images without
+    annotations are scored (their detections are false positives); a class without ground
+    truth has AP ``nan`` and is left out of every mean; an area range without ground truth
+    gives ``nan``; zero detections give 0 wherever there is ground truth; crowd regions are
+    ignored. Only the images evaluated (``--limit``) form the ground truth. Mask metrics are
+    computed when every image's prediction carries ``masks`` and the ground truth has
+    segmentations. Per-image quality (``tp_50``, ``recall_50``, ``precision_50``) uses
+    COCO's matching at IoU 0.5 with 100 detections per image; recall is ``nan`` for an image
+    without objects and precision ``nan`` for one without detections.
+    """
+
+    version = "1"
+    headline = ("map", "map_50")
+
+    def __init__(self, dataset: Dataset, spec: TaskSpec) -> None:
+        super().__init__(dataset, spec)
+        self._images: list[dict[str, Any]] = []
+        self._annotations: list[list[dict[str, Any]]] = []
+        self._ids: list[str] = []
+        self._entries: list[dict[str, Any]] = []
+        self._max_score: list[float] = []
+        self._with_masks: list[bool] = []
+        self._known = np.asarray(getattr(dataset, "category_ids", ()), dtype=np.int64)
+        self._gt: Any = None
+        self._bootstrap: Any = None
+
+    def info(self) -> TaskInfo:
+        return TaskInfo(
+            kind=self.kind,
+            dataset=self.dataset.name,
+            classes=tuple(self.dataset.classes),
+            category_ids=tuple(getattr(self.dataset, "category_ids", ())),
+        )
+
+    def update(self, indices: Sequence[int], predictions: Any, targets: Sequence[Any], sample_ids: Sequence[str]) -> None:
+        from visionbench.tasks.coco import predictions_to_coco
+
+        if not isinstance(predictions, Sequence) or len(predictions) != len(targets):
+            raise ModelError(
+                f"detection predictions must be a list with one dict per image ({len(targets)} images), "
+                f"got {type(predictions).__name__}"
+            )
+        for pred, target, sample_id in zip(predictions, targets, sample_ids, strict=True):
+            image_id = int(target["image"]["id"])
+            if not isinstance(pred, dict):
+                raise ModelError(f"prediction for {sample_id} is {type(pred).__name__}, not a dict of boxes/scores/labels")
+            entries = predictions_to_coco(image_id, pred)
+            labels = np.fromiter((e["category_id"] for e in entries), np.int64, len(entries))
+            unknown = labels[~np.isin(labels, self._known)]
+            if unknown.size:
+                raise ModelError(
+                    f"prediction for {sample_id} has category id {int(unknown[0])}, which is not a category of "
+                    f"{self.dataset.name} (ids {', '.join(map(str, self._known[:12]))}); the adapter must map labels"
+                )
+            self._entries += entries
+            self._images.append(target["image"])
+            self._annotations.append(target["annotations"])
+            self._ids.append(sample_id)
+            self._max_score.append(max((e["score"] for e in entries), default=math.nan))
+            self._with_masks.append(pred.get("masks") is not None)
+
+    def num_updated(self) -> int:
+        return len(self._ids)
+
+    def ground_truth(self) -> Any:
+        """The validated COCO ground truth of the images seen so far (the dataset's own when it is all of it)."""
+        from visionbench.tasks.coco import load_coco_gt
+
+        whole = getattr(self.dataset, "coco_gt", None)
+        seen = [im["id"] for im in self._images]
+        if whole is not None and sorted(seen) == sorted(im["id"] for im in whole["images"]):
+            return whole
+        annotations = [{**a, "id": k} for k, a in enumerate((a for group in self._annotations for a in group), 1)]
+        categories = list(getattr(self.dataset, "categories", ()))
+        gt = {"images": self._images, "annotations": annotations, "categories": categories}
+        return load_coco_gt(gt, name=f"{self.dataset.name} ground truth")
+
+    def compute(self) -> TaskResult:
+        from visionbench.tasks.coco import evaluate_coco, load_coco_predictions, per_image_stats
+
+        gt = self._gt = self.ground_truth()
+        preds = load_coco_predictions(self._entries, gt, iou_type="bbox", name="detections")
+        bbox = evaluate_coco(gt, preds, iou_type="bbox")
+        metrics = dict(bbox.metrics)
+        results = {"bbox": bbox}
+        extra: dict[str, Any] = {"counts": bbox.counts}
+        if self._with_masks and all(self._with_masks):
+            if gt.missing_segmentation is None:
+                segm_preds = load_coco_predictions(self._entries, gt, iou_type="segm", name="detections")
+                results["segm"] = evaluate_coco(gt, segm_preds, iou_type="segm")
+                metrics.update({f"segm/{k}": v for k, v in results["segm"].metrics.items()})
+            else:
+                extra["segm_skipped"] = "the ground truth has annotations without segmentation"
+        elif any(self._with_masks):
+            raise ModelError("some images' predictions carry masks and others do not; a detector must be consistent")
+        per_class = self._per_class(results, gt)
+        for name, row in per_class.items():
+            metrics[f"ap/{name}"] = row["ap"]
+            if "segm_ap" in row:
+                metrics[f"segm/ap/{name}"] = row["segm_ap"]
+        stats = per_image_stats(gt, preds)
+        row_of = {int(i): k for k, i in enumerate(stats.image_ids)}
+        rows = np.asarray([row_of[int(im["id"])] for im in self._images], dtype=np.int64)
+        num_gt, num_dets, tp = stats.num_gt[rows], stats.num_dets[rows], stats.tp[rows]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recall = np.where(num_gt > 0, tp / num_gt, np.nan)
+            precision = np.where(num_dets > 0, tp / num_dets, np.nan)
+        per_sample = {
+            "sample_id": list(self._ids),
+            "image_id": [int(im["id"]) for im in self._images],
+            "num_gt": num_gt.tolist(),
+            "num_crowd": stats.num_crowd[rows].tolist(),
+            "num_dets": num_dets.tolist(),
+            "max_score": list(self._max_score),
+            "tp_50": tp.tolist(),
+            "missed_50": (num_gt - tp).tolist(),
+            "recall_50": recall.tolist(),
+            "precision_50": precision.tolist(),
+        }
+        return TaskResult(
+            metrics=metrics,
+            per_class=per_class,
+            per_sample=per_sample,
+            artifacts=self._artifacts(results),
+            extra=extra,
+        )
+
+    def _per_class(self, results: dict[str, Any], gt: Any) -> dict[str, dict[str, float]]:
+        names = {c["id"]: c["name"] for c in gt["categories"]}
+        num_gt = dict.fromkeys(names.values(), 0)
+        for a in gt["annotations"]:
+            if not a["iscrowd"]:
+                num_gt[names[a["category_id"]]] += 1
+        num_dets = dict.fromkeys(names.values(), 0)
+        for e in self._entries:
+            num_dets[names[e["category_id"]]] += 1
+        table = {}
+        for name, row in results["bbox"].per_class.items():
+            table[name] = {**row, "num_gt": num_gt[name], "num_dets": num_dets[name]}
+            if "segm" in results:
+                table[name].update({f"segm_{k}": v for k, v in results["segm"].per_class[name].items()})
+        return table
+
+    def _artifacts(self, results: dict[str, Any]) -> dict[str, Any]:
+        from visionbench.tasks.coco import plot_pr_curves
+
+        entries = self._entries
+
+        def write_json(path: Path, obj: Any) -> None:
+            path.write_text(json.dumps(obj, allow_nan=False))
+
+        artifacts = {
+            "pr_curves.json": lambda path: write_json(path, {k: r.to_json() for k, r in results.items()}),
+            "pr_curves.png": lambda path: plot_pr_curves(results["bbox"], path),
+            "detections.json": lambda path: write_json(path, entries),
+        }
+        if "segm" in results:
+            artifacts["pr_curves_segm.png"] = lambda path: plot_pr_curves(results["segm"], path)
+        return artifacts
+
+    def bootstrap_metrics(self, resample: np.ndarray) -> dict[str, float] | None:
+        """``map`` and ``map_50`` (boxes) of a resample of the evaluated images."""
+        if self._gt is None or not self._gt["annotations"]:
+            return None
+        if self._bootstrap is None:
+            from visionbench.tasks.detection_bootstrap import ImageBootstrap
+
+            self._bootstrap = ImageBootstrap(self._gt, self._entries, [im["id"] for im in self._images])
+        return self._bootstrap.metrics(resample)

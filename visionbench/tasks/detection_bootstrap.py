@@ -1,0 +1,83 @@
+"""Bootstrap of COCO mAP over images, with faster-coco-eval's own accumulation.
+
+COCO's accumulate step only concatenates per-(category, image) evaluations and reads
+precision/recall off them, so the mAP of a resample of images (with repeats) is the
+accumulation of the resampled per-image evaluations. faster-coco-eval computes those once
+(``separate_eval=True``); each resample then costs one C++ accumulate call, and the
+identity resample reproduces ``evaluate_coco``'s ``map`` and ``map_50`` exactly (a test
+checks it, as well as equality with scoring a ground truth whose images are duplicated).
+Only the "all" area range and the largest ``max_dets`` are evaluated: the headline keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+class ImageBootstrap:
+    """Per-image COCO evaluations of one (ground truth, predictions) pair, ready to resample.
+
+    ``image_ids`` gives, for each sample position, its image id; :meth:`metrics` takes an
+    int array of positions and returns ``{"map", "map_50"}`` of that resample.
+    """
+
+    def __init__(self, gt: dict, predictions: Sequence[dict], image_ids: Sequence[int], *, iou_type: str = "bbox") -> None:
+        from faster_coco_eval import COCOeval_faster
+        from faster_coco_eval.core.coco import COCO
+
+        from visionbench.tasks.coco import load_coco_gt, load_coco_predictions
+        from visionbench.tasks.coco_validate import gc_paused
+
+        gt = load_coco_gt(gt)
+        preds = load_coco_predictions(list(predictions), gt, iou_type=iou_type)
+        base = {"images": gt["images"], "categories": gt["categories"]}
+        objects = []
+        for anns in ([{**a, "id": k} for k, a in enumerate(gt["annotations"], 1)], preds):
+            coco = COCO()
+            coco.dataset = {**base, "annotations": anns}
+            coco.createIndex()
+            objects.append(coco)
+        with contextlib.redirect_stdout(io.StringIO()), gc_paused():
+            ev = COCOeval_faster(*objects, iou_type, print_function=_silent, separate_eval=True)
+            ev.params.areaRng, ev.params.areaRngLbl = [ev.params.areaRng[0]], ["all"]
+            ev.params.maxDets = [ev.params.maxDets[-1]]
+            ev.evaluate()
+        self._accumulate = _accumulator()
+        self._evals = ev._evalImgs_cpp  # [category][image], images in sorted-id order
+        self._params = ev._paramsEval
+        self._t50 = int(np.flatnonzero(np.isclose(self._params.iouThrs, 0.5))[0])
+        sorted_ids = list(self._params.imgIds)
+        self._column = np.searchsorted(np.asarray(sorted_ids), np.asarray(image_ids, dtype=np.int64))
+        self._num_images = len(sorted_ids)
+        self._num_cats = len(self._params.catIds)
+
+    def metrics(self, positions: np.ndarray) -> dict[str, float]:
+        columns = self._column[np.asarray(positions, dtype=np.int64)].tolist()
+        params = copy.copy(self._params)
+        params.imgIds = columns  # only the count is read; ids may repeat
+        n = self._num_images
+        evals = [self._evals[k * n + i] for k in range(self._num_cats) for i in columns]
+        precision = np.asarray(self._accumulate(params, evals)["precision"])[..., 0, 0]  # [T, R, K]
+        return {"map": _valid_mean(precision), "map_50": _valid_mean(precision[self._t50])}
+
+
+def _accumulator() -> Any:
+    from faster_coco_eval import faster_eval_api_cpp
+
+    return faster_eval_api_cpp.COCOevalAccumulate
+
+
+def _valid_mean(values: np.ndarray) -> float:
+    valid = values[values > -1]
+    return float(valid.mean()) if valid.size else math.nan
+
+
+def _silent(*_args: Any, **_kwargs: Any) -> None:
+    return None

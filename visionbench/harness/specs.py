@@ -39,10 +39,10 @@ def parse_model_spec(
 
 def parse_task_spec(text: str, options: dict[str, Any] | None = None) -> TaskSpec:
     """``kind:source[:path][?k=v&...]`` or a built-in alias such as ``digits``."""
+    text, _, raw = text.partition("?")
     text = TASK_ALIASES.get(text, text)
     query: dict[str, Any] = {}
-    if "?" in text:
-        text, _, raw = text.partition("?")
+    if raw:
         for part in filter(None, raw.split("&")):
             key, eq, value = part.partition("=")
             if not eq:

@@ -29,9 +29,15 @@ BUILTIN_ADAPTERS = {
     ("onnx", "detection"): "visionbench.adapters.onnx_detection",
     ("callable", "detection"): "visionbench.adapters.callable_detection",
     ("zoo", "detection"): "visionbench.adapters.zoo_detection",
+    ("torchvision", "segmentation"): "visionbench.adapters.torchvision_segmentation",
+    ("hf", "segmentation"): "visionbench.adapters.hf_segmentation",
+    ("onnx", "segmentation"): "visionbench.adapters.onnx_segmentation",
+    ("callable", "segmentation"): "visionbench.adapters.callable_segmentation",
+    ("zoo", "segmentation"): "visionbench.adapters.zoo_segmentation",
 }
 BUILTIN_TASKS = {
     "classification": "visionbench.tasks.classification",
+    "segmentation": "visionbench.tasks.segmentation",
     "detection": "visionbench.tasks.detection",
 }
 

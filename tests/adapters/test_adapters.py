@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import write_image_folder
+from vbtest_data import write_image_folder
 
 from visionbench.contracts import ModelSpec, TaskInfo, resolve_label_map
 from visionbench.errors import LabelMapError, SpecError

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_image_folder
+from vbtest_data import write_image_folder
 
 
 def _one_line(err: str) -> str:

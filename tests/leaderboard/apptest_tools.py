@@ -28,6 +28,15 @@ def dataframe(at: Any, key: str) -> pd.DataFrame:
     raise AssertionError(f"no table with key {key!r}")
 
 
+def charts(at: Any) -> list[str]:
+    """Keys of the containers that hold a Vega-Lite (Altair) chart."""
+    return [
+        node.key
+        for node in all_nodes(at)
+        if hasattr(node, "children") and node.key and any(child.type == "vega_lite_chart" for child in node)
+    ]
+
+
 def texts(at: Any) -> list[str]:
     """Bodies of st.text elements."""
     return [node.value for node in all_nodes(at) if node.type == "text"]

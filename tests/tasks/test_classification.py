@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_image_folder
+from vbtest_data import write_image_folder
 
 from visionbench.errors import DataError
 from visionbench.tasks.classification_metrics import classification_metrics, fast_headline, to_probabilities

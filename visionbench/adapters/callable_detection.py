@@ -44,9 +44,13 @@ class CallableDetector(DetectionAdapter):
         try:
             self.model = factory(**options)
         except Exception as exc:  # noqa: BLE001 - user code: report it as a model error
-            raise ModelError(f"callable:{spec.target} failed to build the model: {type(exc).__name__}: {exc}") from None
+            raise ModelError(
+                f"callable:{spec.target} failed to build the model: {type(exc).__name__}: {exc}"
+            ) from None
         if not callable(self.model):
-            raise ModelError(f"callable:{spec.target} returned {type(self.model).__name__}, not a callable model")
+            raise ModelError(
+                f"callable:{spec.target} returned {type(self.model).__name__}, not a callable model"
+            )
         classes = classes or getattr(self.model, "visionbench_classes", None)
         self.model_labels = None if classes is None else model_label_space(list(classes))
         self.preprocess_description = {"input": repr(ToArray())}
@@ -61,9 +65,13 @@ class CallableDetector(DetectionAdapter):
         try:
             out = self.model(batch)
         except Exception as exc:  # noqa: BLE001 - user code
-            raise ModelError(f"callable:{self.spec.target} failed on {metas[0].sample_id}...: {type(exc).__name__}: {exc}") from None
+            raise ModelError(
+                f"callable:{self.spec.target} failed on {metas[0].sample_id}...: {type(exc).__name__}: {exc}"
+            ) from None
         if not isinstance(out, Sequence) or not all(isinstance(o, dict) for o in out):
-            raise ModelError(f"callable:{self.spec.target} must return a list of dicts (one per image), got {type(out).__name__}")
+            raise ModelError(
+                f"callable:{self.spec.target} must return a list of dicts (one per image), got {type(out).__name__}"
+            )
         return list(out)
 
     def fingerprint(self) -> str:

@@ -64,7 +64,9 @@ def resolve_detection_labels(
     classes, cat_ids = list(task.classes), list(task.category_ids) or list(range(1, len(task.classes) + 1))
     if labels is None:
         if label_map:
-            raise LabelMapError(f"model '{model_name}' does not declare its labels, so --label-map cannot apply")
+            raise LabelMapError(
+                f"model '{model_name}' does not declare its labels, so --label-map cannot apply"
+            )
         return None
     space = dict(sorted(labels.items()))
     if not space:
@@ -83,8 +85,19 @@ def resolve_detection_labels(
         return lookup
     order = list(space)
     names = [space[k] for k in order]
+    named = all(n is not None for n in names)
+    hint = "pass --label-map dataset_class=model_label (a label name or number)"
+    if named and not set(classes) <= set(names) and len(names) != len(classes):
+        missing = next(c for c in classes if c not in names)
+        raise LabelMapError(
+            f"model '{model_name}' has no label named '{missing}' (a class of {task.dataset}); {hint}"
+        )
+    if not named and len(order) != len(classes):
+        raise LabelMapError(
+            f"model '{model_name}' has {len(order)} unnamed labels but {task.dataset} has {len(classes)} classes; {hint}"
+        )
     columns = resolve_label_map(
-        names if all(n is not None for n in names) else None,
+        names if named else None,
         len(order),
         classes,
         None,
@@ -102,9 +115,13 @@ def _model_label(target: str, by_name: dict[str, int], space: dict[int, str | No
     try:
         label = int(target)
     except ValueError:
-        raise LabelMapError(f"label map target '{target}' is neither a label name nor a label of '{model_name}'") from None
+        raise LabelMapError(
+            f"label map target '{target}' is neither a label name nor a label of '{model_name}'"
+        ) from None
     if label not in space:
-        raise LabelMapError(f"label map label {label} is not one of the labels of '{model_name}' ({min(space)}..{max(space)})")
+        raise LabelMapError(
+            f"label map label {label} is not one of the labels of '{model_name}' ({min(space)}..{max(space)})"
+        )
     return label
 
 
@@ -142,7 +159,9 @@ class DetectionAdapter(Adapter):
     def _resolve(self) -> None:
         assert self.task is not None
         label_map = dict(self.spec.label_map) or None
-        self._lookup = resolve_detection_labels(self.model_labels, self.task, label_map, model_name=self.spec.spec)
+        self._lookup = resolve_detection_labels(
+            self.model_labels, self.task, label_map, model_name=self.spec.spec
+        )
         self._resolved = True
 
     def detect(self, batch: Any, metas: Sequence[ImageMeta]) -> list[dict[str, Any]]:
@@ -152,7 +171,9 @@ class DetectionAdapter(Adapter):
     def predict(self, batch: Any, metas: Sequence[ImageMeta]) -> list[dict[str, np.ndarray]]:
         raw = self.detect(batch, metas)
         if len(raw) != len(metas):
-            raise ModelError(f"model '{self.spec.spec}' returned {len(raw)} results for a batch of {len(metas)} images")
+            raise ModelError(
+                f"model '{self.spec.spec}' returned {len(raw)} results for a batch of {len(metas)} images"
+            )
         if not self._resolved:
             self._resolve()
         return [self.canonical(r, m) for r, m in zip(raw, metas, strict=True)]

@@ -23,7 +23,9 @@ class HaarFaceDetector:
 
     visionbench_classes = ("face",)
 
-    def __init__(self, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 24, equalize: bool = True) -> None:
+    def __init__(
+        self, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 24, equalize: bool = True
+    ) -> None:
         import cv2
 
         self.path = cv2.data.haarcascades + CASCADE
@@ -34,7 +36,9 @@ class HaarFaceDetector:
         self.min_size, self.equalize = int(min_size), bool(equalize)
         with open(self.path, "rb") as handle:
             digest = hashlib.sha256(handle.read()).hexdigest()[:16]
-        self.visionbench_fingerprint = f"{digest}:{self.scale_factor}:{self.min_neighbors}:{self.min_size}:{self.equalize}"
+        self.visionbench_fingerprint = (
+            f"{digest}:{self.scale_factor}:{self.min_neighbors}:{self.min_size}:{self.equalize}"
+        )
 
     def __call__(self, images: Sequence[np.ndarray]) -> list[dict[str, Any]]:
         import cv2
@@ -58,6 +62,8 @@ class HaarFaceDetector:
         return out
 
 
-def build(scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 24, equalize: bool = True) -> HaarFaceDetector:
+def build(
+    scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 24, equalize: bool = True
+) -> HaarFaceDetector:
     """The factory for ``callable:visionbench.adapters.haar_faces:build``."""
     return HaarFaceDetector(scale_factor, min_neighbors, min_size, equalize)

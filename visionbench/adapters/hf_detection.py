@@ -48,7 +48,7 @@ def pad_batch(items: list[dict[str, Any]]) -> dict[str, Any]:
     for i, it in enumerate(items):
         h, w = it["pixel_values"].shape[-2:]
         values[i, :, :h, :w] = it["pixel_values"]
-        mask[i, :h, :w] = it["pixel_mask"] if "pixel_mask" in it else 1
+        mask[i, :h, :w] = it.get("pixel_mask", 1)
     return {"pixel_values": values, "pixel_mask": mask}
 
 
@@ -63,7 +63,9 @@ class HFDetector(DetectionAdapter):
         options = spec.option_dict
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
-            raise ModelError(f"unknown option(s) for hf:{spec.target}: {', '.join(unknown)} (known: {', '.join(OPTIONS)})")
+            raise ModelError(
+                f"unknown option(s) for hf:{spec.target}: {', '.join(unknown)} (known: {', '.join(OPTIONS)})"
+            )
         self.threshold = float(options.get("threshold", 0.0))
         load = {"revision": options["revision"]} if "revision" in options else {}
         try:
@@ -71,10 +73,15 @@ class HFDetector(DetectionAdapter):
             processor_options = {"use_fast": bool(options["use_fast"])} if "use_fast" in options else {}
             self.processor = AutoImageProcessor.from_pretrained(spec.target, **load, **processor_options)
         except (OSError, ValueError) as exc:
-            raise ModelError(f"hf:{spec.target}: cannot load an object-detection model and image processor: {exc}") from None
+            raise ModelError(
+                f"hf:{spec.target}: cannot load an object-detection model and image processor: {exc}"
+            ) from None
         self.model_labels = model_label_space(dict(self.model.config.id2label))
         self.takes_mask = "pixel_mask" in inspect.signature(self.model.forward).parameters
-        self.preprocess_description = {"processor": type(self.processor).__name__, **self._processor_settings()}
+        self.preprocess_description = {
+            "processor": type(self.processor).__name__,
+            **self._processor_settings(),
+        }
 
     def _processor_settings(self) -> dict[str, Any]:
         keys = ("size", "do_resize", "do_normalize", "image_mean", "image_std", "do_pad", "resample")
@@ -92,10 +99,16 @@ class HFDetector(DetectionAdapter):
             inputs["pixel_mask"] = batch["pixel_mask"].to(self.device)
         outputs = self.model(**inputs)
         sizes = [(m.height, m.width) for m in metas]
-        return self.processor.post_process_object_detection(outputs, threshold=self.threshold, target_sizes=sizes)
+        return self.processor.post_process_object_detection(
+            outputs, threshold=self.threshold, target_sizes=sizes
+        )
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "name": f"hf:{self.spec.target}", "architecture": type(self.model).__name__}
+        return {
+            **super().describe(),
+            "name": f"hf:{self.spec.target}",
+            "architecture": type(self.model).__name__,
+        }
 
     def licence(self) -> str:
         return "Apache-2.0 (transformers code); weights per their model card"

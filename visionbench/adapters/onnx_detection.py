@@ -30,7 +30,9 @@ DECODERS = ("yolo",)
 OPTIONS = ("decode", "size", "letterbox", "conf", "iou", "max_det", "classes", "mode")
 
 
-def letterbox_geometry(width: int, height: int, size: tuple[int, int], letterbox: bool) -> tuple[int, int, int, int]:
+def letterbox_geometry(
+    width: int, height: int, size: tuple[int, int], letterbox: bool
+) -> tuple[int, int, int, int]:
     """(new width, new height, left, top) of the resized image inside the ``size`` = (H, W) input."""
     in_h, in_w = size
     if not letterbox:
@@ -87,10 +89,14 @@ class OnnxDetector(DetectionAdapter):
         options = spec.option_dict
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
-            raise ModelError(f"unknown option(s) for onnx detection: {', '.join(unknown)} (known: {', '.join(OPTIONS)})")
+            raise ModelError(
+                f"unknown option(s) for onnx detection: {', '.join(unknown)} (known: {', '.join(OPTIONS)})"
+            )
         self.decode = options.get("decode")
         if self.decode not in DECODERS:
-            raise ModelError(f"onnx detection needs --model-arg decode=<{'|'.join(DECODERS)}> (how to read the outputs)")
+            raise ModelError(
+                f"onnx detection needs --model-arg decode=<{'|'.join(DECODERS)}> (how to read the outputs)"
+            )
         self.path = Path(spec.target)
         if not self.path.is_file():
             raise ModelError(f"ONNX model not found: {self.path}")
@@ -132,7 +138,9 @@ class OnnxDetector(DetectionAdapter):
 
     def _run(self, array: np.ndarray) -> np.ndarray:
         if self.fixed_batch and array.shape[0] != self.fixed_batch:
-            return np.concatenate([self.session.run(None, {self.input.name: array[i : i + 1]})[0] for i in range(len(array))])
+            return np.concatenate(
+                [self.session.run(None, {self.input.name: array[i : i + 1]})[0] for i in range(len(array))]
+            )
         return self.session.run(None, {self.input.name: array})[0]
 
     def detect(self, batch: Any, metas: Sequence[ImageMeta]) -> list[dict[str, Any]]:
@@ -140,12 +148,16 @@ class OnnxDetector(DetectionAdapter):
 
         out = torch.from_numpy(np.asarray(self._run(batch.detach().cpu().numpy()), dtype=np.float32))
         if out.ndim != 3 or out.shape[1] < 5:
-            raise ModelError(f"{self.path.name}: decode=yolo expects an output [N, 4 + C, A], got {list(out.shape)}")
+            raise ModelError(
+                f"{self.path.name}: decode=yolo expects an output [N, 4 + C, A], got {list(out.shape)}"
+            )
         num_classes = out.shape[1] - 4
         if self.model_labels is None:
             self.model_labels = dict.fromkeys(range(num_classes))
         elif len(self.model_labels) != num_classes:
-            raise ModelError(f"{self.path.name}: {len(self.model_labels)} class names but the output has {num_classes} classes")
+            raise ModelError(
+                f"{self.path.name}: {len(self.model_labels)} class names but the output has {num_classes} classes"
+            )
         return [self._decode_one(out[i].T, meta) for i, meta in enumerate(metas)]
 
     def _decode_one(self, pred: Any, meta: ImageMeta) -> dict[str, Any]:

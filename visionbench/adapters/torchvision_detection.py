@@ -57,7 +57,9 @@ class TorchvisionDetector(DetectionAdapter):
         name = spec.target
         known = models.list_models(module=models.detection)
         if name not in known:
-            raise SpecError(f"unknown torchvision detection model '{name}' (known: {', '.join(sorted(known))})")
+            raise SpecError(
+                f"unknown torchvision detection model '{name}' (known: {', '.join(sorted(known))})"
+            )
         options = spec.option_dict
         self.mask_threshold = float(options.pop("mask_threshold", 0.5))
         weights = _weights(name, spec.weights, "weights")

@@ -189,7 +189,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
         result = score_classification(Path(args.gt), Path(args.pred))
     if args.json:
-        _emit_json({"task": result["task"], "metrics": result["metrics"]})
+        _emit_json(result)
     else:
         for key, value in result["metrics"].items():
             print(f"{key:24s} {value:.6f}" if value is not None else f"{key:24s} -")

@@ -41,7 +41,12 @@ def tie_ranks(frame: pd.DataFrame) -> pd.Series:
         return pd.Series([], index=frame.index, dtype="Int64")
     records = []
     for index, kind, value, low, high in zip(
-        frame.index, frame["kind"], frame["headline"], frame["headline_ci_low"], frame["headline_ci_high"], strict=True
+        frame.index,
+        frame["kind"],
+        frame["headline"],
+        frame["headline_ci_low"],
+        frame["headline_ci_high"],
+        strict=True,
     ):
         key = HEADLINE.get(kind, "")
         metrics = {key: _number(value), f"{key}_ci_low": _number(low), f"{key}_ci_high": _number(high)}
@@ -73,7 +78,7 @@ def pareto_frontier(
         while end < len(points) and points[end][0] == points[start][0]:
             end += 1
         group_best = points[start][1]
-        for x, y, i in points[start:end]:
+        for _, y, i in points[start:end]:
             on_front[i] = y == group_best and y > best_y
         best_y = max(best_y, group_best)
         start = end
@@ -91,7 +96,10 @@ def paired_deltas(a: pd.Series, b: pd.Series, keys: list[str]) -> pd.DataFrame:
     """Metric by metric: A, B and B - A for the keys both runs share."""
     import pandas as pd
 
-    rows = [{"metric": k, "A": float(a[k]), "B": float(b[k]), "B - A": float(b[k]) - float(a[k])} for k in shared_metric_keys(a, b, keys)]
+    rows = [
+        {"metric": k, "A": float(a[k]), "B": float(b[k]), "B - A": float(b[k]) - float(a[k])}
+        for k in shared_metric_keys(a, b, keys)
+    ]
     return pd.DataFrame(rows, columns=["metric", "A", "B", "B - A"])
 
 
@@ -106,7 +114,9 @@ def mcnemar(pred_a: pd.DataFrame | None, pred_b: pd.DataFrame | None) -> dict[st
             return {"p_value": None, "reason": f"no predictions file for {name}"}
         if "correct" not in pred.columns or "sample_id" not in pred.columns:
             return {"p_value": None, "reason": f"predictions of {name} have no per-sample correctness"}
-    joined = pred_a[["sample_id", "correct"]].merge(pred_b[["sample_id", "correct"]], on="sample_id", suffixes=("_a", "_b"))
+    joined = pred_a[["sample_id", "correct"]].merge(
+        pred_b[["sample_id", "correct"]], on="sample_id", suffixes=("_a", "_b")
+    )
     if joined.empty:
         return {"p_value": None, "reason": "the two runs share no sample ids"}
     from scipy.stats import binomtest
@@ -191,13 +201,19 @@ def pr_curves(data: Any) -> pd.DataFrame:
     if isinstance(data, dict):
         items = [(str(k), v) for k, v in data.items()]
     elif isinstance(data, list):
-        items = [(str(v.get("class", v.get("name", i))), v) for i, v in enumerate(data) if isinstance(v, dict)]
+        items = [
+            (str(v.get("class", v.get("name", i))), v) for i, v in enumerate(data) if isinstance(v, dict)
+        ]
     rows = []
     for name, curve in items:
         if not isinstance(curve, dict):
             continue
         recall, precision = curve.get("recall") or [], curve.get("precision") or []
-        rows += [{"curve": name, "recall": float(r), "precision": float(p)} for r, p in zip(recall, precision, strict=False) if _number(r) is not None and _number(p) is not None]
+        rows += [
+            {"curve": name, "recall": float(r), "precision": float(p)}
+            for r, p in zip(recall, precision, strict=False)
+            if _number(r) is not None and _number(p) is not None
+        ]
     return pd.DataFrame(rows, columns=["curve", "recall", "precision"])
 
 
@@ -215,7 +231,14 @@ def pair_runs(frame: pd.DataFrame, a: str, b: str) -> list[tuple[str, pd.Series,
     for task in sorted(set(runs_a["task"]) & set(runs_b["task"])):
         ta, tb = runs_a[runs_a["task"] == task], runs_b[runs_b["task"] == task]
         configs_b = {(h, p): i for i, h, p in zip(tb.index, tb["hardware"], tb["precision"], strict=True)}
-        match = next(((i, configs_b[(h, p)]) for i, h, p in zip(ta.index, ta["hardware"], ta["precision"], strict=True) if (h, p) in configs_b), None)
+        match = next(
+            (
+                (i, configs_b[(h, p)])
+                for i, h, p in zip(ta.index, ta["hardware"], ta["precision"], strict=True)
+                if (h, p) in configs_b
+            ),
+            None,
+        )
         if match is not None:
             pairs.append((task, ta.loc[match[0]], tb.loc[match[1]], True))
         else:

@@ -8,6 +8,7 @@ store) one file at a time into the cache directory.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -46,6 +47,7 @@ def run_file(source: Source, row: dict[str, Any], name: str) -> Path | None:
     target = cache_dir() / "artifacts" / str(row.get("run_id") or "run")
     if (target / name).is_file():
         return target / name
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         import mlflow.artifacts
 
@@ -82,7 +84,9 @@ def find_artifact(record: dict[str, Any] | None, *, contains: str, suffix: str) 
     return None
 
 
-def load_predictions(source: Source, row: dict[str, Any], record: dict[str, Any] | None) -> pd.DataFrame | None:
+def load_predictions(
+    source: Source, row: dict[str, Any], record: dict[str, Any] | None
+) -> pd.DataFrame | None:
     name = artifact_names(record).get("predictions", "predictions.parquet")
     path = run_file(source, row, name)
     if path is None:

@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from visionbench.errors import ConfigError
 
@@ -45,11 +46,27 @@ def serve(source: str | None = None, host: str = "127.0.0.1", port: int = 8501) 
     print(f"visionbench leaderboard: {uri}")
     print(f"  http://{host}:{port}", flush=True)
     process = subprocess.Popen(command(uri, host, port), start_new_session=True)
+    previous = _interrupt_on_sigterm()
     try:
         return process.wait()
     except KeyboardInterrupt:
         stop(process)
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt_on_sigterm() -> Any:
+    """Treat SIGTERM like Ctrl-C so the server (in its own session) is never left running; returns the old handler."""
+
+    def interrupt(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        return None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -59,7 +76,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def start_background(
-    source: str | None, *, host: str = "127.0.0.1", port: int | None = None, timeout: float = 90.0, env: dict[str, str] | None = None
+    source: str | None,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    timeout: float = 90.0,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start the server in the background and wait until ``/_stcore/health`` answers.
 
@@ -80,7 +102,9 @@ def start_background(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the leaderboard server exited with {process.returncode}: {log_path.read_text()[-2000:]}")
+            raise RuntimeError(
+                f"the leaderboard server exited with {process.returncode}: {log_path.read_text()[-2000:]}"
+            )
         try:
             with urllib.request.urlopen(f"{process.url}/_stcore/health", timeout=2) as answer:
                 if answer.status == 200:

@@ -19,7 +19,17 @@ CLASSES = ("cat", "dog", "bird")
 # Metric keys of each kind (ARCHITECTURE.md), headline first.
 KIND_METRICS: dict[str, tuple[str, ...]] = {
     "classification": ("top1", "top5", "precision_macro", "recall_macro", "f1_macro", "auroc_macro", "ece"),
-    "detection": ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_1", "mar_10", "mar_100"),
+    "detection": (
+        "map",
+        "map_50",
+        "map_75",
+        "map_small",
+        "map_medium",
+        "map_large",
+        "mar_1",
+        "mar_10",
+        "mar_100",
+    ),
     "segmentation": ("miou", "pixel_accuracy", "mean_accuracy", "fwiou"),
     "captioning": ("cider", "bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "meteor"),
     "robustness": ("clean_top1", "mce"),
@@ -77,11 +87,15 @@ def synthetic_record(
         for attack in ("fgsm", "pgd"):
             for eps in ("0.01", "0.03", "0.1"):
                 drop = float(eps) * (4 if attack == "pgd" else 2.5)
-                metrics[f"robust_top1/{attack}/{eps}"] = round(max(0.0, headline - drop - rng.uniform(0, 0.05)), 6)
+                metrics[f"robust_top1/{attack}/{eps}"] = round(
+                    max(0.0, headline - drop - rng.uniform(0, 0.05)), 6
+                )
                 metrics[f"attack_success_rate/{attack}/{eps}"] = round(min(1.0, drop + 0.05), 6)
         for corruption in ("gaussian_noise", "motion_blur", "fog"):
             for severity in range(1, 6):
-                metrics[f"corrupt_top1/{corruption}/{severity}"] = round(max(0.0, headline - 0.06 * severity - rng.uniform(0, 0.04)), 6)
+                metrics[f"corrupt_top1/{corruption}/{severity}"] = round(
+                    max(0.0, headline - 0.06 * severity - rng.uniform(0, 0.04)), 6
+                )
         metrics["mce"] = round(rng.uniform(0.5, 1.2), 6)
     per_class: dict[str, dict[str, Any]] = {}
     prefix = PER_CLASS_PREFIX.get(kind)
@@ -209,13 +223,17 @@ def fast_seed(records: list[dict[str, Any]], tracking_uri: str) -> list[str]:
         if suite not in experiments:
             found = client.get_experiment_by_name(suite)
             experiments[suite] = (
-                found.experiment_id if found else client.create_experiment(suite, artifact_location=_artifact_root(tracking_uri))
+                found.experiment_id
+                if found
+                else client.create_experiment(suite, artifact_location=_artifact_root(tracking_uri))
             )
         tags = tags_for(record)
         run = client.create_run(experiments[suite], tags=tags, run_name=tags["mlflow.runName"])
         metrics = [Metric(k, v, now, 0) for k, v in metrics_for(record).items()]
         params = [Param(k, v) for k, v in params_for(record).items()]
-        client.log_batch(run.info.run_id, metrics=metrics, params=params, tags=[RunTag("vb.record", "record.json")])
+        client.log_batch(
+            run.info.run_id, metrics=metrics, params=params, tags=[RunTag("vb.record", "record.json")]
+        )
         client.set_terminated(run.info.run_id, "FINISHED")
         run_ids.append(run.info.run_id)
     return run_ids

@@ -21,7 +21,9 @@ from visionbench.errors import ConfigError, ModelError
 from visionbench.registry import register_dataset, register_task
 
 
-@register_dataset("detection", "coco", "COCO instances JSON + images (path: FILE.json; images=DIR, default beside it)")
+@register_dataset(
+    "detection", "coco", "COCO instances JSON + images (path: FILE.json; images=DIR, default beside it)"
+)
 def _coco(path: str | None = None, images: str | None = None) -> Dataset:
     from visionbench.tasks.data.detection_datasets import CocoDetectionDataset
 
@@ -30,8 +32,12 @@ def _coco(path: str | None = None, images: str | None = None) -> Dataset:
     return CocoDetectionDataset(path, images)
 
 
-@register_dataset("detection", "shapes", "built-in shapes scenes with boxes and masks (split=test|val|train, n=N)")
-def _shapes(path: str | None = None, split: str = "test", n: str | int | None = None, size: str | int = 128) -> Dataset:
+@register_dataset(
+    "detection", "shapes", "built-in shapes scenes with boxes and masks (split=test|val|train, n=N)"
+)
+def _shapes(
+    path: str | None = None, split: str = "test", n: str | int | None = None, size: str | int = 128
+) -> Dataset:
     from visionbench.tasks.data.detection_datasets import ShapesDetectionDataset
 
     return ShapesDetectionDataset(split, n, size)
@@ -75,7 +81,9 @@ class DetectionTask(Task):
             category_ids=tuple(getattr(self.dataset, "category_ids", ())),
         )
 
-    def update(self, indices: Sequence[int], predictions: Any, targets: Sequence[Any], sample_ids: Sequence[str]) -> None:
+    def update(
+        self, indices: Sequence[int], predictions: Any, targets: Sequence[Any], sample_ids: Sequence[str]
+    ) -> None:
         from visionbench.tasks.coco import predictions_to_coco
 
         if not isinstance(predictions, Sequence) or len(predictions) != len(targets):
@@ -86,7 +94,9 @@ class DetectionTask(Task):
         for pred, target, sample_id in zip(predictions, targets, sample_ids, strict=True):
             image_id = int(target["image"]["id"])
             if not isinstance(pred, dict):
-                raise ModelError(f"prediction for {sample_id} is {type(pred).__name__}, not a dict of boxes/scores/labels")
+                raise ModelError(
+                    f"prediction for {sample_id} is {type(pred).__name__}, not a dict of boxes/scores/labels"
+                )
             entries = predictions_to_coco(image_id, pred)
             labels = np.fromiter((e["category_id"] for e in entries), np.int64, len(entries))
             unknown = labels[~np.isin(labels, self._known)]
@@ -113,7 +123,9 @@ class DetectionTask(Task):
         seen = [im["id"] for im in self._images]
         if whole is not None and sorted(seen) == sorted(im["id"] for im in whole["images"]):
             return whole
-        annotations = [{**a, "id": k} for k, a in enumerate((a for group in self._annotations for a in group), 1)]
+        annotations = [
+            {**a, "id": k} for k, a in enumerate((a for group in self._annotations for a in group), 1)
+        ]
         categories = list(getattr(self.dataset, "categories", ()))
         gt = {"images": self._images, "annotations": annotations, "categories": categories}
         return load_coco_gt(gt, name=f"{self.dataset.name} ground truth")
@@ -135,7 +147,9 @@ class DetectionTask(Task):
             else:
                 extra["segm_skipped"] = "the ground truth has annotations without segmentation"
         elif any(self._with_masks):
-            raise ModelError("some images' predictions carry masks and others do not; a detector must be consistent")
+            raise ModelError(
+                "some images' predictions carry masks and others do not; a detector must be consistent"
+            )
         per_class = self._per_class(results, gt)
         for name, row in per_class.items():
             metrics[f"ap/{name}"] = row["ap"]
@@ -208,5 +222,11 @@ class DetectionTask(Task):
         if self._bootstrap is None:
             from visionbench.tasks.detection_bootstrap import ImageBootstrap
 
-            self._bootstrap = ImageBootstrap(self._gt, self._entries, [im["id"] for im in self._images])
-        return self._bootstrap.metrics(resample)
+            try:
+                self._bootstrap = ImageBootstrap(self._gt, self._entries, [im["id"] for im in self._images])
+            except (
+                AttributeError,
+                ImportError,
+            ):  # a faster-coco-eval without per-image evaluations: no intervals
+                self._bootstrap = False
+        return self._bootstrap.metrics(resample) if self._bootstrap else None

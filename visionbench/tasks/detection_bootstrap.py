@@ -6,6 +6,7 @@ accumulation of the resampled per-image evaluations. faster-coco-eval computes t
 (``separate_eval=True``); each resample then costs one C++ accumulate call, and the
 identity resample reproduces ``evaluate_coco``'s ``map`` and ``map_50`` exactly (a test
 checks it, as well as equality with scoring a ground truth whose images are duplicated).
+Resampled images are concatenated in image-id order, as COCO does, so score ties break alike.
 Only the "all" area range and the largest ``max_dets`` are evaluated: the headline keys.
 """
 
@@ -28,7 +29,9 @@ class ImageBootstrap:
     int array of positions and returns ``{"map", "map_50"}`` of that resample.
     """
 
-    def __init__(self, gt: dict, predictions: Sequence[dict], image_ids: Sequence[int], *, iou_type: str = "bbox") -> None:
+    def __init__(
+        self, gt: dict, predictions: Sequence[dict], image_ids: Sequence[int], *, iou_type: str = "bbox"
+    ) -> None:
         from faster_coco_eval import COCOeval_faster
         from faster_coco_eval.core.coco import COCO
 
@@ -59,7 +62,8 @@ class ImageBootstrap:
         self._num_cats = len(self._params.catIds)
 
     def metrics(self, positions: np.ndarray) -> dict[str, float]:
-        columns = self._column[np.asarray(positions, dtype=np.int64)].tolist()
+        # image-id order, as COCO concatenates images: ties in score then break the same way
+        columns = np.sort(self._column[np.asarray(positions, dtype=np.int64)]).tolist()
         params = copy.copy(self._params)
         params.imgIds = columns  # only the count is read; ids may repeat
         n = self._num_images

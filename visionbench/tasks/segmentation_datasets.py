@@ -60,7 +60,11 @@ class ShapesMasks:
         import numpy as np
 
         scene = self.scenes[index]
-        return f"shapes-{self.scenes.split}-{scene.image_id:06d}", scene.image, scene.semantic.astype(np.int64)
+        return (
+            f"shapes-{self.scenes.split}-{scene.image_id:06d}",
+            scene.image,
+            scene.semantic.astype(np.int64),
+        )
 
     def fingerprint(self) -> str:
         return self.scenes.fingerprint()
@@ -128,7 +132,9 @@ def _check_ignore(ignore_index: int | None, names: list[str], source: str) -> No
 def _unknown(options: dict[str, Any], known: set[str], source: str) -> None:
     extra = sorted(set(options) - known)
     if extra:
-        raise ConfigError(f"unknown option(s) for {source}: {', '.join(extra)} (known: {', '.join(sorted(known))})")
+        raise ConfigError(
+            f"unknown option(s) for {source}: {', '.join(extra)} (known: {', '.join(sorted(known))})"
+        )
 
 
 # ---------------------------------------------------------------------- factories
@@ -138,7 +144,17 @@ def folder_dataset(path: str | None, **options: Any) -> SegmentationDataset:
 
     if not path:
         raise ConfigError("segmentation:folder needs a path: segmentation:folder:ROOT[?images=DIR&masks=DIR]")
-    known = {"images", "masks", "classes", "num_classes", "ignore_index", "reduce_zero_label", "split", "split_file", "mask_suffix"}
+    known = {
+        "images",
+        "masks",
+        "classes",
+        "num_classes",
+        "ignore_index",
+        "reduce_zero_label",
+        "split",
+        "split_file",
+        "mask_suffix",
+    }
     _unknown(options, known, "segmentation:folder")
     root = Path(path)
     if not root.is_dir():
@@ -148,7 +164,8 @@ def folder_dataset(path: str | None, **options: Any) -> SegmentationDataset:
     images, masks = options.get("images"), options.get("masks")
     if images is None and masks is None:
         images, masks = next(
-            ((i, m) for i, m in FOLDER_LAYOUTS if (root / i).is_dir() and (root / m).is_dir()), FOLDER_LAYOUTS[0]
+            ((i, m) for i, m in FOLDER_LAYOUTS if (root / i).is_dir() and (root / m).is_dir()),
+            FOLDER_LAYOUTS[0],
         )
     images_dir, masks_dir = root / str(images or "images"), root / str(masks or "masks")
     split_file = options.get("split_file")
@@ -184,12 +201,25 @@ def hf_dataset(path: str | None, **options: Any) -> SegmentationDataset:
 
     if not path:
         raise ConfigError("segmentation:hf needs a path: segmentation:hf:DIR[?split=validation]")
-    known = {"split", "image_column", "mask_column", "id_column", "classes", "num_classes", "ignore_index", "reduce_zero_label"}
+    known = {
+        "split",
+        "image_column",
+        "mask_column",
+        "id_column",
+        "classes",
+        "num_classes",
+        "ignore_index",
+        "reduce_zero_label",
+    }
     _unknown(options, known, "segmentation:hf")
     root = Path(path)
     ignore_index = as_ignore_index(options.get("ignore_index", DEFAULT_IGNORE_INDEX))
     names = _class_names(
-        options.get("classes"), options.get("num_classes"), root, (root / "classes.txt",), f"segmentation:hf:{root}"
+        options.get("classes"),
+        options.get("num_classes"),
+        root,
+        (root / "classes.txt",),
+        f"segmentation:hf:{root}",
     )
     _check_ignore(ignore_index, names, f"segmentation:hf:{root}")
     data = HFSegmentationDataset(
@@ -213,5 +243,7 @@ def shapes_dataset(path: str | None = None, **options: Any) -> SegmentationDatas
     _unknown(options, {"split", "n", "size"}, "segmentation:shapes")
     split = str(options.get("split", "test"))
     n = options.get("n")
-    items = ShapesMasks(split, None if n is None else as_int(n, "n"), as_int(options.get("size", DEFAULT_SIZE), "size"))
+    items = ShapesMasks(
+        split, None if n is None else as_int(n, "n"), as_int(options.get("size", DEFAULT_SIZE), "size")
+    )
     return SegmentationDataset(f"shapes-{split}", items, ("background", *CLASSES), IGNORE_INDEX)

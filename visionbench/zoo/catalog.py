@@ -189,3 +189,7 @@ def load_model(name: str, *, device: str = "cpu") -> nn.Module:
 from visionbench.zoo.detection_catalog import DETECTION_ENTRIES  # noqa: E402  (its entries need ZooEntry)
 
 ZOO.update(DETECTION_ENTRIES)
+
+from visionbench.zoo.segmentation_catalog import SEGMENTATION_ENTRIES  # noqa: E402  (its entries need ZooEntry)
+
+ZOO.update(SEGMENTATION_ENTRIES)

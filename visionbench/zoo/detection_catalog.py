@@ -43,13 +43,13 @@ DETECTION_ENTRIES: dict[str, ZooEntry] = {
             "shapes-centernet",
             "CenterNet-style detector (heatmap + box edges at stride 4) on a 16-32-48-64 conv backbone.",
             "visionbench.zoo.detection_models:shapes_centernet",
-            {"map": 0.0},
+            {"map": 0.6769, "map_50": 0.8850},
         ),
         _detector(
             "shapes-centernet-tiny",
-            "The same detector at half the width (8-16-24-32) and a quarter of the training.",
+            "The same detector at half the width (8-16-24-32) and 6 instead of 10 epochs.",
             "visionbench.zoo.detection_models:shapes_centernet_tiny",
-            {"map": 0.0},
+            {"map": 0.1623, "map_50": 0.2506},
         ),
     )
 }

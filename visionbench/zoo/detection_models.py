@@ -41,7 +41,9 @@ class CenterNetLite(nn.Module):
         self.lat4 = nn.Conv2d(w4, w8, 1)
         self.up4 = _conv(w8, w4)
         self.head = nn.Sequential(_conv(w4, w4), nn.Conv2d(w4, num_classes + 4, 1))
-        nn.init.constant_(self.head[-1].bias[:num_classes], -2.19)  # sigmoid prior 0.1: stable focal loss start
+        nn.init.constant_(
+            self.head[-1].bias[:num_classes], -2.19
+        )  # sigmoid prior 0.1: stable focal loss start
         nn.init.constant_(self.head[-1].bias[num_classes:], 0.5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,7 +64,9 @@ def edges(raw: torch.Tensor) -> torch.Tensor:
     return F.softplus(raw) * EDGE_SCALE
 
 
-def cell_centres(height: int, width: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def cell_centres(
+    height: int, width: int, device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """x and y of every output cell's centre in input pixels, each ``[H, W]``."""
     ys = (torch.arange(height, device=device, dtype=torch.float32) + 0.5) * STRIDE
     xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) * STRIDE

@@ -1,6 +1,6 @@
 """The zoo's small semantic segmenters for the built-in shapes scenes.
 
-Each maps a normalised float tensor ``[N, 3, H, W]`` (H and W multiples of 16) to logits
+Each maps a normalised float tensor ``[N, 3, H, W]`` (128 x 128 in the catalogue) to logits
 ``[N, 6, H, W]`` over ``background`` and the five shape classes. They differ in capacity on
 purpose: a U-Net whose 8x8 bottleneck sees whole shapes, and a shallow fully convolutional net
 whose small receptive field tells shapes from background but confuses their kinds.
@@ -42,7 +42,9 @@ class TinyUNet(nn.Module):
     the deepest scale still covers the largest shape.
     """
 
-    def __init__(self, channels: tuple[int, int, int, int] = (16, 32, 48, 64), num_classes: int = SHAPES_NUM_CLASSES) -> None:
+    def __init__(
+        self, channels: tuple[int, int, int, int] = (8, 16, 32, 64), num_classes: int = SHAPES_NUM_CLASSES
+    ) -> None:
         super().__init__()
         c1, c2, c3, c4 = channels
         self.stem = nn.Sequential(_conv_bn(3, c1, stride=2), _conv_bn(c1, c1))
@@ -63,7 +65,7 @@ class TinyUNet(nn.Module):
 
 
 class ShallowFCN(nn.Module):
-    """Two stride-2 conv blocks and one dilated block (receptive field about 30 px), a 1x1 head, x4 upsampling."""
+    """Two stride-2 conv blocks and one dilated block (receptive field 23 px), a 1x1 head, x4 upsampling."""
 
     def __init__(self, width: int = 16, num_classes: int = SHAPES_NUM_CLASSES) -> None:
         super().__init__()
@@ -75,11 +77,13 @@ class ShallowFCN(nn.Module):
         self.head = nn.Conv2d(width, num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(self.head(self.features(x)), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return F.interpolate(
+            self.head(self.features(x)), size=x.shape[-2:], mode="bilinear", align_corners=False
+        )
 
 
 def shapes_unet() -> nn.Module:
-    """``shapes-unet``: the four-scale U-Net (16-32-48-64 channels)."""
+    """``shapes-unet``: the four-scale U-Net (8-16-32-64 channels)."""
     return TinyUNet()
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from visionbench.errors import ConfigError
 from visionbench.leaderboard.data import Source, change_token, latest_per_config, load_summary, resolve_source
 from visionbench.leaderboard.safe import md
 
@@ -30,9 +31,17 @@ def source() -> Source:
     if "vb_source" not in st.session_state:
         parser = argparse.ArgumentParser(add_help=False)
         parser.add_argument("--source", default=None)
-        known, _ = parser.parse_known_args(sys.argv[1:]) if _running_under_server() else (argparse.Namespace(source=None), [])
+        known, _ = (
+            parser.parse_known_args(sys.argv[1:])
+            if _running_under_server()
+            else (argparse.Namespace(source=None), [])
+        )
         text = known.source or os.environ.get(SOURCE_ENV) or None
-        chosen = resolve_source(text)
+        try:
+            chosen = resolve_source(text)
+        except ConfigError as exc:
+            st.error(str(exc))
+            st.stop()
         st.session_state["vb_source"] = (chosen.kind, chosen.uri)
     kind, uri = st.session_state["vb_source"]
     return Source(kind, uri)
@@ -84,12 +93,18 @@ def pick_task(frame: pd.DataFrame, page: str) -> tuple[str, str] | None:
         return None
     counts = frame["kind"].value_counts()
     kind = st.radio(
-        "Task kind", kinds, horizontal=True, key=f"{page}_kind", format_func=lambda k: md(f"{k} ({counts.get(k, 0)} runs)")
+        "Task kind",
+        kinds,
+        horizontal=True,
+        key=f"{page}_kind",
+        format_func=lambda k: md(f"{k} ({counts.get(k, 0)} runs)"),
     )
     of_kind = frame[frame["kind"] == kind]
     tasks = sorted(of_kind["task"].dropna().unique())
     datasets = of_kind.groupby("task")["dataset"].agg(lambda s: ", ".join(sorted(set(map(str, s)))))
-    task = st.selectbox("Task", tasks, key=f"{page}_task", format_func=lambda t: f"{t}  (dataset {datasets.get(t, '')})")
+    task = st.selectbox(
+        "Task", tasks, key=f"{page}_task", format_func=lambda t: f"{t}  (dataset {datasets.get(t, '')})"
+    )
     return kind, task
 
 
@@ -139,7 +154,9 @@ def no_runs(frame: pd.DataFrame) -> bool:
     if not frame.empty:
         return False
     st.info("No runs found in this source yet.")
-    st.text("Evaluate something first, e.g.\n  visionbench demo\n  visionbench run --model zoo:digits-cnn --task digits")
+    st.text(
+        "Evaluate something first, e.g.\n  visionbench demo\n  visionbench run --model zoo:digits-cnn --task digits"
+    )
     return True
 
 

@@ -46,8 +46,10 @@ def render() -> None:
         st.info("Only one model has results so far.")
         return
     left, right = st.columns(2)
-    a = left.selectbox("Model A", specs, index=0, key="a", bind="query-params", format_func=lambda s: labels.get(s, str(s)))
-    b = right.selectbox("Model B", specs, index=1, key="b", bind="query-params", format_func=lambda s: labels.get(s, str(s)))
+    a = left.selectbox("Model A (spec)", specs, index=0, key="a", bind="query-params")
+    b = right.selectbox("Model B (spec)", specs, index=1, key="b", bind="query-params")
+    left.text(labels.get(a, str(a)))
+    right.text(labels.get(b, str(b)))
     if a == b:
         st.info("Pick two different models.")
         return
@@ -70,7 +72,9 @@ def render() -> None:
     task = st.selectbox("Task", tasks, key="compare_task")
     _, run_a, run_b, same = pairs[tasks.index(task)]
     if not same:
-        st.warning("The two runs used different hardware or precision: efficiency figures are not comparable.")
+        st.warning(
+            "The two runs used different hardware or precision: efficiency figures are not comparable."
+        )
     deltas = analysis.paired_deltas(run_a, run_b, metric_columns(frame))
     common.table(deltas, "compare_deltas",
                  column_config={c: st.column_config.NumberColumn(format="%.4f") for c in ("A", "B", "B - A")})  # fmt: skip

@@ -13,10 +13,20 @@ import streamlit as st
 from visionbench.leaderboard import analysis, artifacts
 from visionbench.leaderboard.data import IDENTITY_COLUMNS, Source
 from visionbench.leaderboard.samples import sample_image
+from visionbench.leaderboard.views.common import chart as show_chart
 from visionbench.leaderboard.views.common import table
 
 RUN_FIELDS = ("run_id", "artifact_uri", "record_path")
-FINGERPRINTS = ("run_fingerprint", "model_fingerprint", "dataset_fingerprint", "task_version", "code_version", "git_sha", "run_id", "record_path")
+FINGERPRINTS = (
+    "run_fingerprint",
+    "model_fingerprint",
+    "dataset_fingerprint",
+    "task_version",
+    "code_version",
+    "git_sha",
+    "run_id",
+    "record_path",
+)
 
 
 def run_ref(row: pd.Series) -> tuple[str, str, str]:
@@ -46,7 +56,11 @@ def cached_file(kind: str, uri: str, ref: tuple[str, str, str], name: str) -> by
 
 
 def metrics_of(row: pd.Series) -> dict[str, float]:
-    return {k: float(v) for k, v in row.items() if k not in IDENTITY_COLUMNS and isinstance(v, (int, float)) and not math.isnan(v)}
+    return {
+        k: float(v)
+        for k, v in row.items()
+        if k not in IDENTITY_COLUMNS and isinstance(v, (int, float)) and not math.isnan(v)
+    }
 
 
 def render_run(src: Source, row: pd.Series) -> None:
@@ -56,28 +70,31 @@ def render_run(src: Source, row: pd.Series) -> None:
     metrics = metrics_of(row)
     if record is None:
         st.caption("This run's record.json is not available: details come from the tracking store only.")
-    sections = [("Metrics", lambda: _metrics(row, metrics)), ("Per class", lambda: _per_class(record, metrics))]
+    sections = [
+        ("Metrics", lambda: _metrics(row, metrics)),
+        ("Per class", lambda: _per_class(record, metrics)),
+    ]
     if _artifact(record, "confusion", ".png") or _artifact(record, "confusion", ".csv"):
         sections.append(("Confusion matrix", lambda: _confusion(src, ref, record)))
     if _artifact(record, "pr_curve", ".json") or _artifact(record, "pr_curve", ".png"):
         sections.append(("PR curves", lambda: _pr_curves(src, ref, record)))
     if any(analysis.ROBUST_KEY.match(k) or analysis.CORRUPT_KEY.match(k) for k in metrics):
         sections.append(("Robustness", lambda: _robustness(metrics)))
-    sections += [("Failure gallery", lambda: _gallery(src, ref)), ("Environment", lambda: _environment(row, record))]
+    sections += [
+        ("Failure gallery", lambda: _gallery(src, ref)),
+        ("Environment", lambda: _environment(row, record)),
+    ]
     for tab, (_, draw) in zip(st.tabs([name for name, _ in sections]), sections, strict=True):
         with tab:
             draw()
 
 
 def _artifact(record: dict[str, Any] | None, contains: str, suffix: str) -> str | None:
-    found = artifacts.find_artifact(record, contains=contains, suffix=suffix)
-    if found is None and record is None and contains == "confusion":
-        return "confusion_matrix.png" if suffix == ".png" else None  # runs logged without a readable record
-    return found
+    return artifacts.find_artifact(record, contains=contains, suffix=suffix)
 
 
 def _metrics(row: pd.Series, metrics: dict[str, float]) -> None:
-    plain = {k: v for k, v in metrics.items() if "/" not in k}
+    plain = {k: v for k, v in metrics.items() if not k.startswith(analysis.PER_CLASS_PREFIXES)}
     frame = pd.DataFrame({"metric": list(plain), "value": list(plain.values())})
     table(frame, "run_metrics", column_config={"value": st.column_config.NumberColumn(format="%.4f")})
 
@@ -110,11 +127,11 @@ def _pr_curves(src: Source, ref: tuple[str, str, str], record: dict[str, Any] | 
     if not curves.empty:
         import altair as alt
 
-        chart = alt.Chart(curves).mark_line().encode(
+        lines = alt.Chart(curves).mark_line().encode(
             x=alt.X("recall:Q", scale=alt.Scale(domain=[0, 1])), y=alt.Y("precision:Q", scale=alt.Scale(domain=[0, 1])),
             color=alt.Color("curve:N", title="class"), tooltip=["curve:N", "recall:Q", "precision:Q"],
         )  # fmt: skip
-        chart(chart.properties(height=420), "pr_chart")
+        show_chart(lines.properties(height=420), "pr_chart")
         return
     png = _artifact(record, "pr_curve", ".png")
     image = cached_file(src.kind, src.uri, ref, png) if png else None
@@ -131,20 +148,23 @@ def _robustness(metrics: dict[str, float]) -> None:
     if not curves.empty:
         st.subheader("Adversarial robustness")
         eps_type = "Q" if pd.api.types.is_numeric_dtype(curves["eps"]) else "O"
-        chart = alt.Chart(curves).mark_line(point=True).encode(
+        lines = alt.Chart(curves).mark_line(point=True).encode(
             x=alt.X(f"eps:{eps_type}", title="epsilon"), y=alt.Y("robust_top1:Q", title="robust top-1"),
             color=alt.Color("attack:N"), tooltip=["attack:N", "eps", alt.Tooltip("robust_top1:Q", format=".4f")],
         )  # fmt: skip
-        chart(chart.properties(height=320), "robust_chart")
+        show_chart(lines.properties(height=320), "robust_chart")
     if not grid.empty:
         st.subheader("Corruptions")
         heat = alt.Chart(grid).mark_rect().encode(
             x=alt.X("severity:O"), y=alt.Y("corruption:N"), color=alt.Color("top1:Q", scale=alt.Scale(scheme="viridis")),
             tooltip=["corruption:N", "severity:O", alt.Tooltip("top1:Q", format=".4f")],
         )  # fmt: skip
-        labels = heat.mark_text(fontSize=11).encode(text=alt.Text("top1:Q", format=".2f"), color=alt.value("white"))
-        st.altair_chart((heat + labels).properties(height=max(120, 36 * grid["corruption"].nunique())), width="stretch",
-                        key="corruption_chart")  # fmt: skip
+        labels = heat.mark_text(fontSize=11).encode(
+            text=alt.Text("top1:Q", format=".2f"), color=alt.value("white")
+        )
+        show_chart(
+            (heat + labels).properties(height=max(120, 36 * grid["corruption"].nunique())), "corruption_chart"
+        )
 
 
 def _gallery(src: Source, ref: tuple[str, str, str]) -> None:
@@ -159,7 +179,11 @@ def _gallery(src: Source, ref: tuple[str, str, str]) -> None:
     if worst.empty:
         return
     table(worst, "gallery_table")
-    shown = [(row, image) for _, row in worst.iterrows() if (image := sample_image(row.get("sample_id"))) is not None]
+    shown = [
+        (row, image)
+        for _, row in worst.iterrows()
+        if (image := sample_image(row.get("sample_id"))) is not None
+    ]
     for start in range(0, len(shown), 6):
         for slot, (row, image) in zip(st.columns(6), shown[start : start + 6], strict=False):
             slot.image(image, output_format="PNG")
@@ -176,18 +200,26 @@ def _sample_caption(row: pd.Series) -> str:
 
 
 def _environment(row: pd.Series, record: dict[str, Any] | None) -> None:
-    env = (record or {}).get("environment") or {k: row.get(k) for k in ("hardware", "device", "precision", "batch_size")}
+    env = (record or {}).get("environment") or {
+        k: row.get(k) for k in ("hardware", "device", "precision", "batch_size")
+    }
     table(_pairs(env), "env_table")
     st.subheader("Fingerprints")
     prints = {k: row.get(k) for k in FINGERPRINTS if row.get(k)}
     if record:
-        prints.update({"schema_version": record.get("schema_version"), "created_at": record.get("created_at")})
+        prints.update(
+            {"schema_version": record.get("schema_version"), "created_at": record.get("created_at")}
+        )
     table(_pairs(prints), "fingerprints_table")
     if record and record.get("model"):
         st.subheader("Preprocessing and options")
-        st.json({k: record["model"].get(k) for k in ("preprocess", "options", "label_map", "weights")}, expanded=False)
+        st.json(
+            {k: record["model"].get(k) for k in ("preprocess", "options", "label_map", "weights")},
+            expanded=False,
+        )
 
 
 def _pairs(values: dict[str, Any]) -> pd.DataFrame:
-    return pd.DataFrame({"field": [str(k) for k in values], "value": ["" if v is None else str(v) for v in values.values()]})
-
+    return pd.DataFrame(
+        {"field": [str(k) for k in values], "value": ["" if v is None else str(v) for v in values.values()]}
+    )

@@ -28,7 +28,14 @@ def runs_table(frame: pd.DataFrame, model: str) -> pd.DataFrame:
     runs["rank"] = task_ranks(frame, model).reindex(runs.index)
     table = runs[["task", "kind", "dataset", "hardware", "precision", "rank", "headline_key", "headline", "headline_ci_low",
                   "headline_ci_high", "throughput_ips", "latency_ms_p50", "created"]]  # fmt: skip
-    return table.rename(columns={"headline_key": "metric", "headline": "value", "headline_ci_low": "CI low", "headline_ci_high": "CI high"})
+    return table.rename(
+        columns={
+            "headline_key": "metric",
+            "headline": "value",
+            "headline_ci_low": "CI low",
+            "headline_ci_high": "CI high",
+        }
+    )
 
 
 def run_label(row: pd.Series) -> str:
@@ -42,14 +49,20 @@ def render() -> None:
     frame = common.summary()
     if common.no_runs(frame):
         return
-    specs, labels = common.model_options(frame)
-    model = st.selectbox("Model", specs, key="model", bind="query-params", format_func=lambda s: labels.get(s, str(s)))
+    specs, _ = common.model_options(frame)
+    model = st.selectbox("Model (spec)", specs, key="model", bind="query-params")
     if model is None:
         return
     runs = frame[frame["model"] == model]
     first = runs.iloc[0]
     st.subheader(md(first["model_name"]))
-    info = {"spec": model, "family": first["family"], "licence": first["licence"], "tasks": runs["task"].nunique(), "runs": len(runs)}
+    info = {
+        "spec": model,
+        "family": first["family"],
+        "licence": first["licence"],
+        "tasks": runs["task"].nunique(),
+        "runs": len(runs),
+    }
     common.table(pd.DataFrame({"field": list(info), "value": [str(v) for v in info.values()]}), "model_info")
     st.subheader("Tasks")
     st.caption("Rank: tie-group rank among the latest runs of the task on the same hardware and precision.")

@@ -12,7 +12,14 @@ from visionbench.leaderboard.safe import md
 from visionbench.leaderboard.views import common
 
 INFO_COLUMNS = ("family", "licence", "hardware", "precision")
-DEFAULT_EFFICIENCY = ("throughput_ips", "latency_ms_p50", "latency_ms_p99", "params_m", "gflops", "peak_mem_mb")
+DEFAULT_EFFICIENCY = (
+    "throughput_ips",
+    "latency_ms_p50",
+    "latency_ms_p99",
+    "params_m",
+    "gflops",
+    "peak_mem_mb",
+)
 EXTRA_COLUMNS = ("model", "dataset", "device", "num_samples", "batch_size", "created", "run_id", "suite",
                  "run_fingerprint", "model_fingerprint", "dataset_fingerprint", "task_version", "code_version")  # fmt: skip
 
@@ -29,32 +36,64 @@ def tasks_table(frame: pd.DataFrame) -> pd.DataFrame:
             "headline": best["headline_key"], "best model": best["model_name"], "best score": best["headline"],
         })  # fmt: skip
     order = {k: i for i, k in enumerate(common.KIND_ORDER)}
-    table = pd.DataFrame(rows, columns=["kind", "task", "dataset", "models", "runs", "headline", "best model", "best score"])
+    table = pd.DataFrame(
+        rows, columns=["kind", "task", "dataset", "models", "runs", "headline", "best model", "best score"]
+    )
     table["order"] = table["kind"].map(lambda k: order.get(k, len(order)))
     return table.sort_values(["order", "kind", "task"], ignore_index=True).drop(columns="order")
 
 
 def ranked_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """The runs of one task with tie-group ranks, best first, headline columns named after the metric."""
-    key = runs["headline_key"].iloc[0] or "headline"
-    table = runs.drop(columns=[c for c in (key, f"{key}_ci_low", f"{key}_ci_high") if c in runs.columns])
-    table.insert(0, "rank", tie_ranks(table))
-    table = table.sort_values(["rank", "headline"], ascending=[True, False], na_position="last", kind="stable")
-    table = table.rename(columns={"headline": key, "headline_ci_low": f"{key} CI low", "headline_ci_high": f"{key} CI high"})
+    """The runs of one task with tie-group ranks, best first, headline columns named after the metric.
+
+    A kind without a known headline metric keeps a plain ``headline`` column (all empty) and unranked order.
+    """
+    metric = str(runs["headline_key"].iloc[0])
+    key = metric or "headline"
+    duplicates = (metric, f"{metric}_ci_low", f"{metric}_ci_high") if metric else ()
+    table = runs.drop(columns=[c for c in duplicates if c in runs.columns])
+    table = pd.concat([tie_ranks(table).rename("rank"), table], axis=1)
+    table = table.sort_values(
+        ["rank", "headline"], ascending=[True, False], na_position="last", kind="stable"
+    )
+    table = table.rename(
+        columns={"headline": key, "headline_ci_low": f"{key} CI low", "headline_ci_high": f"{key} CI high"}
+    )
     return table.rename(columns={"model_name": "model name"}).reset_index(drop=True)
 
 
 def default_columns(table: pd.DataFrame, key: str) -> list[str]:
     """Rank, name, headline with interval, filters' columns and efficiency (those the task's runs have)."""
-    wanted = ["rank", "model name", key, f"{key} CI low", f"{key} CI high", *INFO_COLUMNS, *DEFAULT_EFFICIENCY]
-    return [c for c in wanted if c in table.columns and (c in ("rank", "model name", key) or table[c].notna().any())]
+    wanted = [
+        "rank",
+        "model name",
+        key,
+        f"{key} CI low",
+        f"{key} CI high",
+        *INFO_COLUMNS,
+        *DEFAULT_EFFICIENCY,
+    ]
+    return [
+        c
+        for c in wanted
+        if c in table.columns and (c in ("rank", "model name", key) or table[c].notna().any())
+    ]
 
 
 def optional_columns(table: pd.DataFrame, runs: pd.DataFrame, key: str) -> list[str]:
     metrics = [c for c in metric_columns(runs) if runs[c].notna().any() and c not in DEFAULT_EFFICIENCY]
-    plain = sorted(c for c in metrics if not c.startswith(PER_CLASS_PREFIXES) and c not in (key, f"{key}_ci_low", f"{key}_ci_high"))
+    plain = sorted(
+        c
+        for c in metrics
+        if not c.startswith(PER_CLASS_PREFIXES) and c not in (key, f"{key}_ci_low", f"{key}_ci_high")
+    )
     per_class = sorted(c for c in metrics if c.startswith(PER_CLASS_PREFIXES))
-    return [*default_columns(table, key), *plain, *[c for c in EXTRA_COLUMNS if c in table.columns], *per_class]
+    return [
+        *default_columns(table, key),
+        *plain,
+        *[c for c in EXTRA_COLUMNS if c in table.columns],
+        *per_class,
+    ]
 
 
 def render() -> None:
@@ -72,12 +111,17 @@ def render() -> None:
     kind, task = picked
     runs_all = frame[frame["task"] == task]
     st.subheader(md(f"{task}"))
-    with st.expander("Filters", expanded=True):
-        query = st.text_input("Search models", key="overview_search", placeholder="name, spec or family")
-        runs = common.filter_runs(runs_all, "overview")
+    query = st.text_input("Search models", key="overview_search", placeholder="name, spec or family")
+    runs = common.filter_runs(runs_all, "overview")
     if query:
         needle = query.lower()
-        hay = runs["model_name"].astype(str) + " " + runs["model"].astype(str) + " " + runs["family"].astype(str)
+        hay = (
+            runs["model_name"].astype(str)
+            + " "
+            + runs["model"].astype(str)
+            + " "
+            + runs["family"].astype(str)
+        )
         runs = runs[hay.str.lower().str.contains(needle, regex=False)]
     if runs.empty:
         st.info("No runs match the filters.")
@@ -85,7 +129,10 @@ def render() -> None:
     key = runs["headline_key"].iloc[0] or "headline"
     table = ranked_table(runs)
     options = optional_columns(table, runs, key)
-    chosen = st.multiselect("Columns", options, default=default_columns(table, key), key=f"overview_columns_{kind}")
+    with st.expander("Columns"):
+        chosen = st.multiselect(
+            "Columns", options, default=default_columns(table, key), key=f"overview_columns_{kind}"
+        )
     columns = [c for c in options if c in chosen] or ["rank", "model name", key]
     st.caption(
         f"Ranked by {md(key)} with 95% intervals. Models share a rank while their interval overlaps the interval "

@@ -24,7 +24,9 @@ class DetectionDataset(Dataset):
 
     def __init__(self, name: str, categories: list[dict[str, Any]]) -> None:
         self.name = name
-        self.categories = sorted(({"id": int(c["id"]), "name": str(c["name"])} for c in categories), key=lambda c: c["id"])
+        self.categories = sorted(
+            ({"id": int(c["id"]), "name": str(c["name"])} for c in categories), key=lambda c: c["id"]
+        )
         self.classes = tuple(c["name"] for c in self.categories)
         self.category_ids = tuple(c["id"] for c in self.categories)
 
@@ -50,7 +52,9 @@ class CocoDetectionDataset(DetectionDataset):
         self.images = sorted(self.coco_gt["images"], key=lambda im: im["id"])
         for i, image in enumerate(self.images):
             if not isinstance(image.get("file_name"), str) or not image["file_name"]:
-                raise DataError(f"{self.path}: images entry with id {image['id']} has no 'file_name' (entry {i})")
+                raise DataError(
+                    f"{self.path}: images entry with id {image['id']} has no 'file_name' (entry {i})"
+                )
         self.root = self._image_root(images)
         self._by_image: dict[int, list[dict[str, Any]]] = {im["id"]: [] for im in self.images}
         for ann in self.coco_gt["annotations"]:
@@ -88,7 +92,9 @@ class CocoDetectionDataset(DetectionDataset):
                 f"{path}: image is {image.width}x{image.height} but {self.path.name} says {width}x{height} (image id {entry['id']})"
             )
         target_image = {**entry, "width": image.width, "height": image.height}
-        return Sample(entry["file_name"], image, {"image": target_image, "annotations": self._by_image[entry["id"]]})
+        return Sample(
+            entry["file_name"], image, {"image": target_image, "annotations": self._by_image[entry["id"]]}
+        )
 
     def fingerprint(self) -> str:
         """sha256 over the annotation file's bytes and every image's bytes, in image-id order."""
@@ -110,7 +116,9 @@ class ShapesDetectionDataset(DetectionDataset):
         try:
             self.scenes = ShapesDataset(split, n=None if n is None else int(n), size=int(size))
         except ValueError:
-            raise ConfigError(f"shapes options n and size must be integers, got n={n!r}, size={size!r}") from None
+            raise ConfigError(
+                f"shapes options n and size must be integers, got n={n!r}, size={size!r}"
+            ) from None
         super().__init__(f"shapes-{split}", coco_categories())
         self.split = split
 
@@ -122,7 +130,11 @@ class ShapesDetectionDataset(DetectionDataset):
 
         scene = self.scenes[index]
         coco = to_coco_instances([scene])
-        return Sample(f"{self.split}/{scene.file_name}", scene.image, {"image": coco["images"][0], "annotations": coco["annotations"]})
+        return Sample(
+            f"{self.split}/{scene.file_name}",
+            scene.image,
+            {"image": coco["images"][0], "annotations": coco["annotations"]},
+        )
 
     def fingerprint(self) -> str:
         return self.scenes.fingerprint()[:16]

@@ -13,7 +13,9 @@ GOAL_SECONDS = 1.0
 
 
 def _help() -> None:
-    subprocess.run([sys.executable, "-m", "visionbench.harness.cli", "--help"], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "visionbench.harness.cli", "--help"], check=True, capture_output=True
+    )
 
 
 def test_help_starts_fast(benchmark) -> None:
@@ -21,7 +23,11 @@ def test_help_starts_fast(benchmark) -> None:
     stats = benchmark.stats.stats
     # the imports behind --help: nothing heavy may be loaded
     probe = subprocess.run(
-        [sys.executable, "-c", "import json, sys; from visionbench.harness import cli; print(json.dumps(sorted(sys.modules)))"],
+        [
+            sys.executable,
+            "-c",
+            "import json, sys; from visionbench.harness import cli; print(json.dumps(sorted(sys.modules)))",
+        ],
         check=True,
         capture_output=True,
         text=True,

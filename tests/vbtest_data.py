@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 
 
-def write_image_folder(root: Path, n_per_class: int = 6, classes: tuple[str, ...] = ("0", "1", "2"), size: int = 8) -> Path:
+def write_image_folder(
+    root: Path, n_per_class: int = 6, classes: tuple[str, ...] = ("0", "1", "2"), size: int = 8
+) -> Path:
     """A tiny ImageFolder tree of real digits images (PNG) under root."""
     from PIL import Image
 

@@ -139,7 +139,12 @@ class Dataset(ABC):
         """A hash over the images and annotations, so a changed dataset never reuses old results."""
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "num_samples": len(self), "num_classes": len(self.classes)}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "num_samples": len(self),
+            "num_classes": len(self.classes),
+        }
 
 
 @dataclass(frozen=True)
@@ -236,7 +241,9 @@ class Task(ABC):
         return TaskInfo(kind=self.kind, dataset=self.dataset.name, classes=tuple(self.dataset.classes))
 
     @abstractmethod
-    def update(self, indices: Sequence[int], predictions: Any, targets: Sequence[Any], sample_ids: Sequence[str]) -> None:
+    def update(
+        self, indices: Sequence[int], predictions: Any, targets: Sequence[Any], sample_ids: Sequence[str]
+    ) -> None:
         """Fold in one batch of canonical predictions and their ground truth."""
 
     @abstractmethod
@@ -273,11 +280,15 @@ def resolve_label_map(
         index = []
         for cls in dataset_classes:
             if cls not in label_map:
-                raise LabelMapError(f"label map for '{model_name}' has no entry for dataset class '{cls}' of {dataset_name}")
+                raise LabelMapError(
+                    f"label map for '{model_name}' has no entry for dataset class '{cls}' of {dataset_name}"
+                )
             index.append(_model_column(label_map[cls], names, num_model_outputs, model_name))
         unknown = set(label_map) - set(dataset_classes)
         if unknown:
-            raise LabelMapError(f"label map names classes not in {dataset_name}: {', '.join(sorted(unknown))}")
+            raise LabelMapError(
+                f"label map names classes not in {dataset_name}: {', '.join(sorted(unknown))}"
+            )
         return index
     if names is not None and len(names) != num_model_outputs:
         names = None
@@ -306,7 +317,9 @@ def _model_column(value: str, names: list[str] | None, n: int, model_name: str) 
     try:
         column = int(value)
     except (TypeError, ValueError):
-        raise LabelMapError(f"label map target '{value}' is neither a class name nor an output index of '{model_name}'") from None
+        raise LabelMapError(
+            f"label map target '{value}' is neither a class name nor an output index of '{model_name}'"
+        ) from None
     if not 0 <= column < n:
         raise LabelMapError(f"label map index {column} is outside the {n} outputs of '{model_name}'")
     return column

@@ -39,7 +39,9 @@ class Preprocess:
         if self.mode not in ("RGB", "BGR", "L"):
             raise ConfigError(f"preprocess mode must be RGB, BGR or L, not '{self.mode}'")
         if self.interpolation not in _INTERPOLATIONS:
-            raise ConfigError(f"interpolation must be one of {', '.join(_INTERPOLATIONS)}, not '{self.interpolation}'")
+            raise ConfigError(
+                f"interpolation must be one of {', '.join(_INTERPOLATIONS)}, not '{self.interpolation}'"
+            )
         channels = 1 if self.mode == "L" else 3
         if len(self.mean) != channels or len(self.std) != channels:
             raise ConfigError(f"mean/std need {channels} values for mode {self.mode}")

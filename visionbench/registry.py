@@ -74,7 +74,9 @@ def register_task(kind: str) -> Callable[[type[T]], type[T]]:
     return deco
 
 
-def register_dataset(kind: str, source: str, help: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def register_dataset(
+    kind: str, source: str, help: str = ""
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator for a dataset factory ``factory(path: str | None, **options) -> Dataset``."""
 
     def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
@@ -104,8 +106,12 @@ def adapter_class(family: str, kind: str = "classification") -> type:
                 cls = eps[family].load()
                 register_adapter(family)(cls)
     if (family, kind) not in _ADAPTERS:
-        kinds = sorted({k for f, k in BUILTIN_ADAPTERS if f == family} | {k for f, k in _ADAPTERS if f == family})
-        raise SpecError(f"model family '{family}' has no {kind} adapter (it serves: {', '.join(kinds) or 'nothing'})")
+        kinds = sorted(
+            {k for f, k in BUILTIN_ADAPTERS if f == family} | {k for f, k in _ADAPTERS if f == family}
+        )
+        raise SpecError(
+            f"model family '{family}' has no {kind} adapter (it serves: {', '.join(kinds) or 'nothing'})"
+        )
     return _ADAPTERS[(family, kind)]
 
 

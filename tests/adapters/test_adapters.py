@@ -37,7 +37,10 @@ def test_torchvision_random_weights_and_default_preprocess() -> None:
     described = adapter.describe()
     assert described["preprocess"]["crop"] == (224, 224)
     # the fingerprint follows the weights, not the spec
-    assert adapter.fingerprint() != cls(ModelSpec.create("torchvision:mobilenet_v3_small", options={"num_classes": 10})).fingerprint()
+    assert (
+        adapter.fingerprint()
+        != cls(ModelSpec.create("torchvision:mobilenet_v3_small", options={"num_classes": 10})).fingerprint()
+    )
 
 
 def test_torchvision_weights_bring_transforms_and_categories(monkeypatch) -> None:
@@ -53,7 +56,9 @@ def test_torchvision_weights_bring_transforms_and_categories(monkeypatch) -> Non
         return resnet18().state_dict()
 
     monkeypatch.setattr(ResNet18_Weights.IMAGENET1K_V1.__class__, "get_state_dict", fake_load)
-    adapter = adapter_class("torchvision", "classification")(ModelSpec.create("torchvision:resnet18", weights="IMAGENET1K_V1"))
+    adapter = adapter_class("torchvision", "classification")(
+        ModelSpec.create("torchvision:resnet18", weights="IMAGENET1K_V1")
+    )
     assert captured["url"].endswith(".pth")
     assert len(adapter.model_classes) == 1000 and adapter.model_classes[0] == "tench"
     assert "ImageClassification" in adapter.describe()["preprocess"]["transforms"]
@@ -65,12 +70,16 @@ def test_torchvision_weights_bring_transforms_and_categories(monkeypatch) -> Non
 
 def test_unknown_weights_name() -> None:
     with pytest.raises(SpecError, match="NOT_A_WEIGHT"):
-        adapter_class("torchvision", "classification")(ModelSpec.create("torchvision:resnet18", weights="NOT_A_WEIGHT"))
+        adapter_class("torchvision", "classification")(
+            ModelSpec.create("torchvision:resnet18", weights="NOT_A_WEIGHT")
+        )
 
 
 def test_timm_data_config_drives_preprocessing() -> None:
     pytest.importorskip("timm")
-    adapter = adapter_class("timm", "classification")(ModelSpec.create("timm:resnet10t", options={"num_classes": 10}))
+    adapter = adapter_class("timm", "classification")(
+        ModelSpec.create("timm:resnet10t", options={"num_classes": 10})
+    )
     adapter.prepare(DIGITS)
     from timm.data import resolve_data_config
 
@@ -95,7 +104,9 @@ def test_callable_factory(tmp_path: Path, monkeypatch) -> None:
         )
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    adapter = adapter_class("callable", "classification")(ModelSpec.create("callable:mymodels:build", options={"width": 8}))
+    adapter = adapter_class("callable", "classification")(
+        ModelSpec.create("callable:mymodels:build", options={"width": 8})
+    )
     adapter.prepare(DIGITS)
     batch = _batch(adapter, 3)
     assert batch.shape == (3, 1, 16, 16)
@@ -103,7 +114,10 @@ def test_callable_factory(tmp_path: Path, monkeypatch) -> None:
     assert adapter.module[1].out_features == 8
 
 
-@pytest.mark.parametrize(("target", "needle"), [("nomodule_xyz:build", "nomodule_xyz"), ("json:nothere", "nothere"), ("justmodule", "module:factory")])
+@pytest.mark.parametrize(
+    ("target", "needle"),
+    [("nomodule_xyz:build", "nomodule_xyz"), ("json:nothere", "nothere"), ("justmodule", "module:factory")],
+)
 def test_callable_bad_targets(target: str, needle: str) -> None:
     with pytest.raises(SpecError, match=needle):
         adapter_class("callable", "classification")(ModelSpec.create(f"callable:{target}"))
@@ -123,7 +137,9 @@ def test_entry_point_adapter_is_discovered(monkeypatch) -> None:
 
     module.ThirdParty = ThirdParty
     monkeypatch.setitem(sys.modules, "thirdparty_adapter", module)
-    point = EntryPoint(name="thirdparty", value="thirdparty_adapter:ThirdParty", group=registry.ENTRY_POINT_GROUP)
+    point = EntryPoint(
+        name="thirdparty", value="thirdparty_adapter:ThirdParty", group=registry.ENTRY_POINT_GROUP
+    )
     monkeypatch.setattr(registry, "_entry_points", lambda: {"thirdparty": point})
     assert "thirdparty" in adapter_families()
     assert adapter_class("thirdparty", "classification") is ThirdParty
@@ -141,10 +157,15 @@ class TestLabelMap:
         assert resolve_label_map(None, 3, list("abc"), None, model_name="m", dataset_name="d") is None
 
     def test_subset_by_name(self) -> None:
-        assert resolve_label_map(list("abcd"), 4, ["d", "b"], None, model_name="m", dataset_name="d") == [3, 1]
+        assert resolve_label_map(list("abcd"), 4, ["d", "b"], None, model_name="m", dataset_name="d") == [
+            3,
+            1,
+        ]
 
     def test_explicit_names_and_indices(self) -> None:
-        assert resolve_label_map(list("xyz"), 3, ["p", "q"], {"p": "z", "q": "0"}, model_name="m", dataset_name="d") == [2, 0]
+        assert resolve_label_map(
+            list("xyz"), 3, ["p", "q"], {"p": "z", "q": "0"}, model_name="m", dataset_name="d"
+        ) == [2, 0]
 
     def test_mismatch_errors(self) -> None:
         with pytest.raises(LabelMapError, match="outputs 5 classes but d has 3"):
@@ -152,9 +173,13 @@ class TestLabelMap:
         with pytest.raises(LabelMapError, match="do not match"):
             resolve_label_map(list("xyz"), 3, list("abc"), None, model_name="m", dataset_name="d")
         with pytest.raises(LabelMapError, match="no entry for dataset class 'c'"):
-            resolve_label_map(list("xyz"), 3, list("abc"), {"a": "x", "b": "y"}, model_name="m", dataset_name="d")
+            resolve_label_map(
+                list("xyz"), 3, list("abc"), {"a": "x", "b": "y"}, model_name="m", dataset_name="d"
+            )
         with pytest.raises(LabelMapError, match="not in d"):
-            resolve_label_map(list("xyz"), 3, list("ab"), {"a": "x", "b": "y", "zz": "z"}, model_name="m", dataset_name="d")
+            resolve_label_map(
+                list("xyz"), 3, list("ab"), {"a": "x", "b": "y", "zz": "z"}, model_name="m", dataset_name="d"
+            )
 
 
 def test_label_map_file(workdir: Path, cli) -> None:

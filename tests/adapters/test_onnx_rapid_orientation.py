@@ -35,7 +35,9 @@ def _rotated_pages(root: Path, names: tuple[str, ...]) -> Path:
         folder = root / f"ccw_{angle}"
         folder.mkdir(parents=True, exist_ok=True)
         for name in names:
-            Image.fromarray(getattr(data, name)()).convert("RGB").rotate(angle, expand=True).save(folder / f"{name}.png")
+            Image.fromarray(getattr(data, name)()).convert("RGB").rotate(angle, expand=True).save(
+                folder / f"{name}.png"
+            )
     return root
 
 
@@ -69,6 +71,14 @@ def test_page_alone_is_perfect(workdir: Path, cli) -> None:
 def test_without_label_map_the_mismatch_is_explained(workdir: Path, cli) -> None:
     model = _model_path()
     root = _rotated_pages(workdir / "pages", ("page",))
-    code, _, err = cli("run", "--model", f"onnx:{model}", *ORIENTATION_ARGS, "--task", f"classification:imagefolder:{root}", "--no-track")
+    code, _, err = cli(
+        "run",
+        "--model",
+        f"onnx:{model}",
+        *ORIENTATION_ARGS,
+        "--task",
+        f"classification:imagefolder:{root}",
+        "--no-track",
+    )
     assert code == 2
     assert "class names do not match" in err and "--label-map" in err

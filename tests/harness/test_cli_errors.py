@@ -24,7 +24,9 @@ def test_unknown_model_family(workdir: Path, cli) -> None:
 
 
 def test_unknown_model_name(workdir: Path, cli) -> None:
-    code, _, err = cli("run", "--model", "torchvision:resnet_does_not_exist", "--task", "digits", "--no-track")
+    code, _, err = cli(
+        "run", "--model", "torchvision:resnet_does_not_exist", "--task", "digits", "--no-track"
+    )
     assert code == 2
     assert "resnet_does_not_exist" in _one_line(err)
 
@@ -49,13 +51,17 @@ def test_unknown_task(workdir: Path, cli) -> None:
 
 def test_missing_dataset_path(workdir: Path, cli) -> None:
     missing = workdir / "no_such_dir"
-    code, _, err = cli("run", "--model", "zoo:digits-cnn", "--task", f"classification:imagefolder:{missing}", "--no-track")
+    code, _, err = cli(
+        "run", "--model", "zoo:digits-cnn", "--task", f"classification:imagefolder:{missing}", "--no-track"
+    )
     assert code == 2
     assert str(missing) in _one_line(err)
 
 
 def test_missing_manifest(workdir: Path, cli) -> None:
-    code, _, err = cli("run", "--model", "zoo:digits-cnn", "--task", "classification:csv:absent.csv", "--no-track")
+    code, _, err = cli(
+        "run", "--model", "zoo:digits-cnn", "--task", "classification:csv:absent.csv", "--no-track"
+    )
     assert code == 2
     assert "absent.csv" in _one_line(err)
 
@@ -64,7 +70,9 @@ def test_unreadable_image(workdir: Path, cli) -> None:
     root = write_image_folder(workdir / "data", n_per_class=2, classes=tuple("0123456789"))
     bad = root / "3" / "broken.png"
     bad.write_bytes(b"this is not a png")
-    code, _, err = cli("run", "--model", "zoo:digits-cnn", "--task", f"classification:imagefolder:{root}", "--no-track")
+    code, _, err = cli(
+        "run", "--model", "zoo:digits-cnn", "--task", f"classification:imagefolder:{root}", "--no-track"
+    )
     assert code == 2
     line = _one_line(err)
     assert "broken.png" in line
@@ -105,7 +113,17 @@ def test_bad_label_map_entry(workdir: Path, cli) -> None:
 
 def test_exit_code_from_the_real_executable(workdir: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "visionbench.harness.cli", "run", "--model", "bogus:x", "--task", "digits", "--no-track"],
+        [
+            sys.executable,
+            "-m",
+            "visionbench.harness.cli",
+            "run",
+            "--model",
+            "bogus:x",
+            "--task",
+            "digits",
+            "--no-track",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

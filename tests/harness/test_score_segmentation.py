@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def reference(pairs: list[tuple[np.ndarray, np.ndarray]], k: int) -> dict[str, f
     }
 
 
-def test_cli_matches_the_confusion_matrix_reference(tmp_path: Path, cli, json_out) -> None:
+def test_cli_matches_the_confusion_matrix_reference(tmp_path: Path, cli) -> None:
     seed = secrets.randbits(32)
     k = 6
     pairs = random_folders(tmp_path, seed, k, n=9, absent=4, pred_only=2)
@@ -80,7 +81,7 @@ def test_cli_matches_the_confusion_matrix_reference(tmp_path: Path, cli, json_ou
         "--json",
     )
     assert code == 0, err
-    result = json_out(out)
+    result = json.loads(out)
     assert result["task"] == "segmentation"
     expected = reference(pairs, k)
     metrics = result["metrics"]
@@ -114,7 +115,7 @@ def test_python_api_lists_absent_classes_and_names(tmp_path: Path) -> None:
     assert result["per_class"]["car"]["support"] > 0
 
 
-def test_agrees_with_torchmetrics_when_every_class_is_in_the_truth(tmp_path: Path, cli, json_out) -> None:
+def test_agrees_with_torchmetrics_when_every_class_is_in_the_truth(tmp_path: Path, cli) -> None:
     """Where the definitions coincide (no class missing from the ground truth) torchmetrics gives the same numbers."""
     import torch
     from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
@@ -134,7 +135,7 @@ def test_agrees_with_torchmetrics_when_every_class_is_in_the_truth(tmp_path: Pat
         "--json",
     )
     assert code == 0, err
-    metrics = json_out(out)["metrics"]
+    metrics = json.loads(out)["metrics"]
     target = torch.from_numpy(np.concatenate([t.ravel() for t, _ in pairs]))
     preds = torch.from_numpy(np.concatenate([p.ravel() for _, p in pairs]))
     assert set(target[target != IGNORE].unique().tolist()) == set(range(k)), f"seed={seed}"

@@ -15,7 +15,15 @@ EXPECTED_METRICS = {"top1", "top5", "precision_macro", "recall_macro", "f1_macro
                     "top1_ci_low", "top1_ci_high", "throughput_ips", "latency_ms_p50", "peak_mem_mb", "params_m"}  # fmt: skip
 EXPECTED_TAGS = {"vb.model", "vb.task", "vb.kind", "vb.dataset", "vb.model_fingerprint", "vb.dataset_fingerprint",
                  "vb.run_fingerprint", "vb.code_version", "vb.hardware", "vb.precision", "vb.family", "vb.licence"}  # fmt: skip
-EXPECTED_PARAMS = {"model.spec", "model.preprocess", "task.id", "task.version", "env.batch_size", "env.precision", "env.device"}
+EXPECTED_PARAMS = {
+    "model.spec",
+    "model.preprocess",
+    "task.id",
+    "task.version",
+    "env.batch_size",
+    "env.precision",
+    "env.device",
+}
 
 
 def _run(workdir: Path, **kwargs) -> tuple[dict, Path]:
@@ -43,7 +51,9 @@ def test_run_is_searchable_in_mlflow(workdir: Path) -> None:
     assert set(run.data.params) >= EXPECTED_PARAMS
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
     assert {"record.json", "predictions.parquet", "confusion_matrix.csv", "confusion_matrix.png"} <= artifacts
-    local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="record.json", dst_path=str(workdir / "dl"))
+    local = mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id, artifact_path="record.json", dst_path=str(workdir / "dl")
+    )
     logged = json.loads(Path(local).read_text())
     validate(logged)
     assert logged["tracking"]["run_id"] == run.info.run_id

@@ -24,7 +24,9 @@ def test_image_folder_and_manifest_agree(tmp_path: Path) -> None:
     (root / "manifest.csv").write_text("\n".join(lines) + "\n")
     manifest = csv_manifest(root / "manifest.csv")
     assert manifest.classes == folder.classes
-    assert [s for s in (manifest.load(i).target for i in range(9))] == [folder.load(i).target for i in range(9)]
+    assert [s for s in (manifest.load(i).target for i in range(9))] == [
+        folder.load(i).target for i in range(9)
+    ]
     assert manifest.load(0).image.size == (8, 8)
 
 
@@ -83,7 +85,9 @@ def test_digits_run_end_to_end(workdir: Path, cli) -> None:
 def test_fashion_mnist_test_split_end_to_end(workdir: Path, cli) -> None:
     if not (FASHION_DIR / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip(f"Fashion-MNIST not installed at {FASHION_DIR} (apt-get install dataset-fashion-mnist)")
-    code, out, err = cli("run", "--model", "zoo:fashion-cnn", "--task", "fashion-mnist", "--json", "--batch-size", "256")
+    code, out, err = cli(
+        "run", "--model", "zoo:fashion-cnn", "--task", "fashion-mnist", "--json", "--batch-size", "256"
+    )
     assert code == 0, err
     result = json.loads(out)
     record = json.loads(Path(result["record"]).read_text())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 
@@ -175,9 +176,7 @@ def _model_args(family: str, workdir: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("family", ["zoo", "torchvision", "hf"])
-def test_run_is_logged_to_mlflow_with_per_class_iou_and_confusion(
-    workdir: Path, cli, json_out, family: str
-) -> None:
+def test_run_is_logged_to_mlflow_with_per_class_iou_and_confusion(workdir: Path, cli, family: str) -> None:
     import mlflow
     import pandas as pd
 
@@ -198,7 +197,7 @@ def test_run_is_logged_to_mlflow_with_per_class_iou_and_confusion(
         "--json",
     )
     assert code == 0, err
-    result = json_out(out)
+    result = json.loads(out)
     assert result["tracking"]["status"] == "logged"
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
     run = client.get_run(result["tracking"]["run_id"])

@@ -98,5 +98,9 @@ class ClassifierAdapter(Adapter):
         return state_dict_fingerprint(module) if module is not None else self.spec.fingerprint
 
     def describe(self) -> dict[str, Any]:
-        pre = self.preprocess.to_dict() if isinstance(self.preprocess, Preprocess) else self.preprocess_description
+        pre = (
+            self.preprocess.to_dict()
+            if isinstance(self.preprocess, Preprocess)
+            else self.preprocess_description
+        )
         return {**super().describe(), "name": self.spec.spec, "preprocess": pre}

@@ -43,9 +43,15 @@ class CallableClassifier(ClassifierAdapter):
         try:
             self.model = factory(**options)
         except Exception as exc:  # noqa: BLE001 - user code: report it as a model error
-            raise ModelError(f"callable:{spec.target} failed to build the model: {type(exc).__name__}: {exc}") from None
+            raise ModelError(
+                f"callable:{spec.target} failed to build the model: {type(exc).__name__}: {exc}"
+            ) from None
         if not callable(self.model):
-            raise ModelError(f"callable:{spec.target} returned {type(self.model).__name__}, not a callable model")
+            raise ModelError(
+                f"callable:{spec.target} returned {type(self.model).__name__}, not a callable model"
+            )
         preprocess = preprocess or getattr(self.model, "visionbench_preprocess", None)
-        self.preprocess = Preprocess.from_dict(preprocess) if preprocess else Preprocess(resize=256, crop=(224, 224))
+        self.preprocess = (
+            Preprocess.from_dict(preprocess) if preprocess else Preprocess(resize=256, crop=(224, 224))
+        )
         self.model_classes = classes or getattr(self.model, "visionbench_classes", None)

@@ -47,7 +47,9 @@ class OnnxClassifier(ClassifierAdapter):
         self.input = self.session.get_inputs()[0]
         metadata = self.session.get_modelmeta().custom_metadata_map
         options = spec.option_dict
-        self.model_classes = options.pop("classes", None) or self._metadata_classes(metadata, options.pop("classes_key", None))
+        self.model_classes = options.pop("classes", None) or self._metadata_classes(
+            metadata, options.pop("classes_key", None)
+        )
         self.preprocess = Preprocess.from_dict(self._preprocess_options(metadata, options))
         self.fixed_batch = self.input.shape[0] if isinstance(self.input.shape[0], int) else None
 
@@ -63,7 +65,9 @@ class OnnxClassifier(ClassifierAdapter):
         merged: dict[str, Any] = {}
         if "visionbench.preprocess" in metadata:
             merged.update(json.loads(metadata["visionbench.preprocess"]))
-        merged.update({k: v for k, v in options.items() if k in Preprocess.__dataclass_fields__ or k == "size"})
+        merged.update(
+            {k: v for k, v in options.items() if k in Preprocess.__dataclass_fields__ or k == "size"}
+        )
         unknown = set(options) - set(Preprocess.__dataclass_fields__) - {"size"}
         if unknown:
             raise ModelError(f"unknown option(s) for onnx:{self.path.name}: {', '.join(sorted(unknown))}")
@@ -93,7 +97,9 @@ class OnnxClassifier(ClassifierAdapter):
 
         array = batch.detach().to("cpu", torch.float32).numpy()
         if self.fixed_batch and array.shape[0] != self.fixed_batch:
-            parts = [self.session.run(None, {self.input.name: array[i : i + 1]})[0] for i in range(len(array))]
+            parts = [
+                self.session.run(None, {self.input.name: array[i : i + 1]})[0] for i in range(len(array))
+            ]
             out = np.concatenate(parts)
         else:
             out = self.session.run(None, {self.input.name: array})[0]
@@ -107,4 +113,8 @@ class OnnxClassifier(ClassifierAdapter):
         return file_fingerprint(self.path)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "name": f"onnx:{self.path.stem}", "onnx_input": [self.input.name, list(map(str, self.input.shape))]}
+        return {
+            **super().describe(),
+            "name": f"onnx:{self.path.stem}",
+            "onnx_input": [self.input.name, list(map(str, self.input.shape))],
+        }

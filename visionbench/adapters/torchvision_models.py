@@ -27,7 +27,9 @@ class TorchvisionClassifier(ClassifierAdapter):
             builder = models.get_model_builder(name)
         except ValueError:
             known = ", ".join(sorted(models.list_models(module=models))[:12])
-            raise SpecError(f"unknown torchvision classification model '{name}' (e.g. {known}, ...)") from None
+            raise SpecError(
+                f"unknown torchvision classification model '{name}' (e.g. {known}, ...)"
+            ) from None
         options = spec.option_dict
         preprocess = options.pop("preprocess", None)
         weights = None
@@ -44,10 +46,15 @@ class TorchvisionClassifier(ClassifierAdapter):
             raise ModelError(f"torchvision:{name}: cannot load weights {spec.weights}: {exc}") from None
         if weights is not None:
             self.preprocess = weights.transforms()
-            self.preprocess_description = {"torchvision_weights": str(weights), "transforms": repr(self.preprocess)}
+            self.preprocess_description = {
+                "torchvision_weights": str(weights),
+                "transforms": repr(self.preprocess),
+            }
             self.model_classes = weights.meta.get("categories")
         else:
-            self.preprocess = Preprocess.from_dict(preprocess) if preprocess else Preprocess(resize=256, crop=(224, 224))
+            self.preprocess = (
+                Preprocess.from_dict(preprocess) if preprocess else Preprocess(resize=256, crop=(224, 224))
+            )
 
     def licence(self) -> str:
         return "BSD-3-Clause (torchvision code); weights per their source"

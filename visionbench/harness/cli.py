@@ -18,32 +18,63 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N samples")
     p.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: automatic)")
     p.add_argument("--output", default=DEFAULT_OUTPUT, help=f"results folder (default {DEFAULT_OUTPUT})")
-    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
+    p.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow tracking URI (default $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)",
+    )
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     p.add_argument("--suite", default="visionbench", help="MLflow experiment name")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for confidence intervals (0: none)")
+    p.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap resamples for confidence intervals (0: none)"
+    )
     p.add_argument("--quiet", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="visionbench", description="Benchmark and evaluate vision models; log to MLflow; publish a leaderboard."
+        prog="visionbench",
+        description="Benchmark and evaluate vision models; log to MLflow; publish a leaderboard.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="evaluate models on tasks")
-    run.add_argument("--model", action="append", required=True, help="model spec, e.g. zoo:digits-cnn, torchvision:resnet18 (repeatable)")
-    run.add_argument("--task", action="append", required=True, help="task spec, e.g. digits, classification:imagefolder:DIR (repeatable)")
-    run.add_argument("--weights", default=None, help="weights name (torchvision: enum member or DEFAULT; none for random)")
-    run.add_argument("--model-arg", action="append", default=[], metavar="K=V", help="model option (JSON value), repeatable")
+    run.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        help="model spec, e.g. zoo:digits-cnn, torchvision:resnet18 (repeatable)",
+    )
+    run.add_argument(
+        "--task",
+        action="append",
+        required=True,
+        help="task spec, e.g. digits, classification:imagefolder:DIR (repeatable)",
+    )
+    run.add_argument(
+        "--weights", default=None, help="weights name (torchvision: enum member or DEFAULT; none for random)"
+    )
+    run.add_argument(
+        "--model-arg",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="model option (JSON value), repeatable",
+    )
     run.add_argument("--task-arg", action="append", default=[], metavar="K=V", help="task option, repeatable")
-    run.add_argument("--label-map", default=None, help="dataset class -> model class: FILE.json|yaml or 'a=x,b=y'")
-    run.add_argument("--json", action="store_true", help="print the results as JSON on stdout and nothing else")
+    run.add_argument(
+        "--label-map", default=None, help="dataset class -> model class: FILE.json|yaml or 'a=x,b=y'"
+    )
+    run.add_argument(
+        "--json", action="store_true", help="print the results as JSON on stdout and nothing else"
+    )
     _add_run_options(run)
 
     score = sub.add_parser("score", help="score prediction files without a model")
     score_sub = score.add_subparsers(dest="kind", required=True, metavar="KIND")
-    sc = score_sub.add_parser("classification", help="gt.csv (id,label) vs pred.csv (id,label or id + class scores)")
+    sc = score_sub.add_parser(
+        "classification", help="gt.csv (id,label) vs pred.csv (id,label or id + class scores)"
+    )
     sc.add_argument("--gt", required=True)
     sc.add_argument("--pred", required=True)
     sc.add_argument("--json", action="store_true")
@@ -52,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     sd.add_argument("--pred", required=True, help="COCO results JSON (list of detections)")
     sd.add_argument("--iou-type", default="bbox", choices=["bbox", "segm"])
     sd.add_argument("--json", action="store_true")
-    ss = score_sub.add_parser("segmentation", help="ground-truth mask folder vs predicted mask folder (matched by name)")
+    ss = score_sub.add_parser(
+        "segmentation", help="ground-truth mask folder vs predicted mask folder (matched by name)"
+    )
     ss.add_argument("--gt", required=True, help="folder of ground-truth label PNGs")
     ss.add_argument("--pred", required=True, help="folder of predicted label PNGs")
     ss.add_argument("--num-classes", type=int, required=True)
@@ -68,7 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(demo)
 
     board = sub.add_parser("leaderboard", help="serve the Streamlit leaderboard")
-    board.add_argument("--source", default=None, help="MLflow tracking URI or a results/ folder of records (default: the tracking URI)")
+    board.add_argument(
+        "--source",
+        default=None,
+        help="MLflow tracking URI or a results/ folder of records (default: the tracking URI)",
+    )
     board.add_argument("--host", default="127.0.0.1")
     board.add_argument("--port", type=int, default=8501)
 
@@ -112,7 +149,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from visionbench.harness.tracking import sync
 
         for directory, tracking in sync(Path(args.output), args.tracking_uri):
-            print(f"{directory}: {tracking['status']}" + (f" ({tracking['error']})" if tracking["error"] else ""))
+            print(
+                f"{directory}: {tracking['status']}"
+                + (f" ({tracking['error']})" if tracking["error"] else "")
+            )
         return 0
     raise AssertionError(args.command)
 
@@ -129,7 +169,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     options = parse_key_values(args.model_arg, option="--model-arg")
     task_options = parse_key_values(args.task_arg, option="--task-arg")
-    models = [parse_model_spec(m, weights=args.weights, options=options, label_map=args.label_map) for m in args.model]
+    models = [
+        parse_model_spec(m, weights=args.weights, options=options, label_map=args.label_map)
+        for m in args.model
+    ]
     tasks = [parse_task_spec(t, task_options) for t in args.task]
     outputs = []
     for task in tasks:
@@ -182,7 +225,11 @@ def _cmd_score(args: argparse.Namespace) -> int:
         from visionbench.harness.scoring_segmentation import score_segmentation
 
         result = score_segmentation(
-            Path(args.gt), Path(args.pred), num_classes=args.num_classes, ignore_index=args.ignore_index, class_names=args.class_names
+            Path(args.gt),
+            Path(args.pred),
+            num_classes=args.num_classes,
+            ignore_index=args.ignore_index,
+            class_names=args.class_names,
         )
     else:
         from visionbench.harness.scoring import score_classification

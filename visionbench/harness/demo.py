@@ -35,7 +35,14 @@ def run_demo(args: argparse.Namespace) -> int:
     records = []
     plan = demo_plan()
     for number, (model, task) in enumerate(plan, start=1):
-        spec = RunSpec(parse_model_spec(model), parse_task_spec(task), args.device, args.precision, args.batch_size, args.limit)
+        spec = RunSpec(
+            parse_model_spec(model),
+            parse_task_spec(task),
+            args.device,
+            args.precision,
+            args.batch_size,
+            args.limit,
+        )
         if not args.quiet:
             print(f"[{number}/{len(plan)}] {model} on {task}", flush=True)
         outcome = execute(

@@ -58,7 +58,9 @@ def code_version() -> dict[str, Any]:
     info: dict[str, Any] = {"version": __version__, "git_sha": None, "dirty": None}
     if (root / ".git").exists():
         try:
-            sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+            sha = subprocess.run(
+                ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+            )
             if sha.returncode == 0:
                 info["git_sha"] = sha.stdout.strip()
                 status = subprocess.run(

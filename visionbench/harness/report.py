@@ -6,7 +6,13 @@ import math
 from pathlib import Path
 from typing import Any
 
-HEADLINE = {"classification": "top1", "detection": "map", "segmentation": "miou", "captioning": "cider", "robustness": "clean_top1"}
+HEADLINE = {
+    "classification": "top1",
+    "detection": "map",
+    "segmentation": "miou",
+    "captioning": "cider",
+    "robustness": "clean_top1",
+}
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -37,7 +43,9 @@ def ranked_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if not records:
         return []
     key = HEADLINE.get(records[0]["task"]["kind"], "")
-    ordered = sorted(records, key=lambda r: -(r["metrics"].get(key) if r["metrics"].get(key) is not None else -math.inf))
+    ordered = sorted(
+        records, key=lambda r: -(r["metrics"].get(key) if r["metrics"].get(key) is not None else -math.inf)
+    )
     rows, rank, leader_low = [], 0, None
     for position, record in enumerate(ordered, start=1):
         metrics = record["metrics"]
@@ -60,7 +68,15 @@ def print_leaderboard(records: list[dict[str, Any]]) -> None:
         rows = ranked_rows(group)
         key = rows[0]["key"]
         table = Table(title=f"{task_id}  ({group[0]['task']['num_samples']} samples, ranked by {key})")
-        for column in ("rank", "model", key, "95% CI", "f1_macro" if key == "top1" else "", "img/s", "params (M)"):
+        for column in (
+            "rank",
+            "model",
+            key,
+            "95% CI",
+            "f1_macro" if key == "top1" else "",
+            "img/s",
+            "params (M)",
+        ):
             if column:
                 table.add_column(column, justify="left" if column == "model" else "right")
         for row in rows:

@@ -68,7 +68,12 @@ class _LoaderView:
         try:
             sample = self.dataset.load(index)
             width, height = sample.image.size
-            return (ImageMeta(index, sample.sample_id, width, height), self.transform(sample.image), sample.target, None)
+            return (
+                ImageMeta(index, sample.sample_id, width, height),
+                self.transform(sample.image),
+                sample.target,
+                None,
+            )
         except VisionbenchError as exc:
             return (None, None, None, str(exc))
         except Exception as exc:  # noqa: BLE001 - a transform failing on one sample names that sample
@@ -109,7 +114,11 @@ def _progress(total: int, label: str, enabled: bool) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
     )
     progress.start()
     progress.add_task(label, total=total)
@@ -164,14 +173,21 @@ def execute(
                     first_input = inputs
                 with _autocast(device, precision):
                     predictions = meter.time_call(lambda m=metas, x=inputs: adapter.predict(x, m), len(metas))
-                task.update([m.index for m in metas], predictions, targets, [m.sample_id for m in metas])
+                try:
+                    task.update([m.index for m in metas], predictions, targets, [m.sample_id for m in metas])
+                except VisionbenchError as exc:
+                    if adapter.spec.spec in str(exc):
+                        raise
+                    raise type(exc)(f"predictions of '{adapter.spec.spec}': {exc}") from None
                 if progress is not None:
                     progress.advance(progress.task_ids[0], len(metas))
     finally:
         if progress is not None:
             progress.stop()
     result = task.compute()
-    intervals = bootstrap_intervals(task.num_updated(), task.bootstrap_metrics, reps=bootstrap_reps, seed=run.seed)
+    intervals = bootstrap_intervals(
+        task.num_updated(), task.bootstrap_metrics, reps=bootstrap_reps, seed=run.seed
+    )
     for key, (low, high) in intervals.items():
         result.metrics[f"{key}_ci_low"], result.metrics[f"{key}_ci_high"] = low, high
     efficiency = {
@@ -180,7 +196,17 @@ def execute(
         "params_m": timing.count_params_m(adapter.module),
         "gflops": _gflops(adapter, first_input),
     }
-    record = build_record(run, adapter, task, result, efficiency, device=device, num_workers=num_workers, suite=suite, total=total)
+    record = build_record(
+        run,
+        adapter,
+        task,
+        result,
+        efficiency,
+        device=device,
+        num_workers=num_workers,
+        suite=suite,
+        total=total,
+    )
     directory = run_dir(output, run.task.id, run.model.spec, precision)
     write_outputs(record, result, directory)
     if track:
@@ -188,7 +214,13 @@ def execute(
 
         log_record(record, directory, tracking_uri)
     else:
-        record["tracking"] = {"uri": None, "experiment": None, "run_id": None, "status": "disabled", "error": None}
+        record["tracking"] = {
+            "uri": None,
+            "experiment": None,
+            "run_id": None,
+            "status": "disabled",
+            "error": None,
+        }
         write_record(record, directory)
     return RunOutcome(record, directory, result)
 

@@ -28,7 +28,9 @@ def parse_model_spec(
 ) -> ModelSpec:
     """``family:target`` (e.g. ``torchvision:resnet18``, ``onnx:model.onnx``, ``callable:pkg.mod:factory``)."""
     if ":" not in text or not text.split(":", 1)[1]:
-        raise SpecError(f"model spec '{text}' must look like family:name (e.g. torchvision:resnet18, zoo:digits-cnn)")
+        raise SpecError(
+            f"model spec '{text}' must look like family:name (e.g. torchvision:resnet18, zoo:digits-cnn)"
+        )
     from visionbench.registry import adapter_families
 
     family = text.split(":", 1)[0]
@@ -72,7 +74,9 @@ def load_label_map(value: str | dict[str, str] | None) -> dict[str, str] | None:
         import yaml
 
         try:
-            data = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
+            data = (
+                json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
+            )
         except (json.JSONDecodeError, yaml.YAMLError) as exc:
             raise ConfigError(f"label map {path} is not valid: {exc}") from None
         if not isinstance(data, dict):
@@ -117,5 +121,12 @@ class RunSpec:
     @property
     def fingerprint(self) -> str:
         return stable_hash(
-            [self.model.fingerprint, self.task.fingerprint, self.precision, self.batch_size, self.limit, self.seed]
+            [
+                self.model.fingerprint,
+                self.task.fingerprint,
+                self.precision,
+                self.batch_size,
+                self.limit,
+                self.seed,
+            ]
         )

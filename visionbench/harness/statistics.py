@@ -30,5 +30,6 @@ def bootstrap_intervals(
             draws.setdefault(key, []).append(value)
     alpha = (1.0 - confidence) / 2
     return {
-        key: (float(np.quantile(vals, alpha)), float(np.quantile(vals, 1 - alpha))) for key, vals in draws.items()
+        key: (float(np.quantile(vals, alpha)), float(np.quantile(vals, 1 - alpha)))
+        for key, vals in draws.items()
     }

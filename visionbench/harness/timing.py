@@ -47,7 +47,12 @@ class ThroughputMeter:
         if len(seconds) > self.warmup:
             seconds, sizes = seconds[self.warmup :], sizes[self.warmup :]
         if not len(seconds) or seconds.sum() <= 0:
-            return {"throughput_ips": float("nan"), "latency_ms_p50": float("nan"), "latency_ms_p90": float("nan"), "latency_ms_p99": float("nan")}
+            return {
+                "throughput_ips": float("nan"),
+                "latency_ms_p50": float("nan"),
+                "latency_ms_p90": float("nan"),
+                "latency_ms_p99": float("nan"),
+            }
         ms = seconds * 1000.0
         return {
             "throughput_ips": float(sizes.sum() / seconds.sum()),

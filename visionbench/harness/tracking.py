@@ -100,7 +100,13 @@ def log_record(record: dict[str, Any], directory: Path, tracking_uri: str | None
     try:
         run_id = _log(record, directory, uri, suite)
     except Exception as exc:  # noqa: BLE001 - any store failure keeps the local record
-        tracking = {"uri": uri, "experiment": suite, "run_id": None, "status": "pending", "error": f"{type(exc).__name__}: {exc}"[:500]}
+        tracking = {
+            "uri": uri,
+            "experiment": suite,
+            "run_id": None,
+            "status": "pending",
+            "error": f"{type(exc).__name__}: {exc}"[:500],
+        }
         record["tracking"] = tracking
         write_record(record, directory)
         marker.write_text(uri + "\n")
@@ -153,9 +159,17 @@ def _log(record: dict[str, Any], directory: Path, uri: str, suite: str) -> str:
         metrics = [Metric(k, v, now, 0) for k, v in metrics_for(record).items()]
         params = [Param(k, v) for k, v in params_for(record).items()]
         for start in range(0, max(len(metrics), 1), 900):
-            client.log_batch(run_id, metrics=metrics[start : start + 900], params=params if start == 0 else [])
+            client.log_batch(
+                run_id, metrics=metrics[start : start + 900], params=params if start == 0 else []
+            )
         client.log_batch(run_id, tags=[RunTag("vb.record", "record.json")])
-        record["tracking"] = {"uri": uri, "experiment": suite, "run_id": run_id, "status": "logged", "error": None}
+        record["tracking"] = {
+            "uri": uri,
+            "experiment": suite,
+            "run_id": run_id,
+            "status": "logged",
+            "error": None,
+        }
         write_record(record, directory)
         client.log_artifacts(run_id, str(directory))
         client.set_terminated(run_id, "FINISHED")

@@ -13,16 +13,22 @@ from visionbench.registry import register_dataset, register_task
 from visionbench.tasks.classification_metrics import classification_metrics, fast_headline, to_probabilities
 
 
-@register_dataset("classification", "digits", "sklearn's handwritten digits (8x8), held-out split (split=test|train|all)")
+@register_dataset(
+    "classification", "digits", "sklearn's handwritten digits (8x8), held-out split (split=test|train|all)"
+)
 def _digits(path: str | None = None, split: str = "test") -> Dataset:
     from visionbench.tasks.data.digits import DIGITS_CLASSES, load_digits_split
     from visionbench.tasks.data.files import ArrayClassificationDataset
 
     images, labels = load_digits_split(split)
-    return ArrayClassificationDataset(f"digits-{split}", images, labels, DIGITS_CLASSES, prefix=f"digits-{split}-")
+    return ArrayClassificationDataset(
+        f"digits-{split}", images, labels, DIGITS_CLASSES, prefix=f"digits-{split}-"
+    )
 
 
-@register_dataset("classification", "fashion-mnist", "Fashion-MNIST from its IDX files (path: folder; split=test|train)")
+@register_dataset(
+    "classification", "fashion-mnist", "Fashion-MNIST from its IDX files (path: folder; split=test|train)"
+)
 def _fashion(path: str | None = None, split: str = "test") -> Dataset:
     from visionbench.tasks.data.files import ArrayClassificationDataset
     from visionbench.tasks.data.idx import (
@@ -32,7 +38,9 @@ def _fashion(path: str | None = None, split: str = "test") -> Dataset:
     )
 
     images, labels = load_fashion_mnist(path or DEFAULT_FASHION_MNIST_DIR, split)
-    return ArrayClassificationDataset(f"fashion-mnist-{split}", images, labels, FASHION_MNIST_CLASSES, prefix=f"fmnist-{split}-")
+    return ArrayClassificationDataset(
+        f"fashion-mnist-{split}", images, labels, FASHION_MNIST_CLASSES, prefix=f"fmnist-{split}-"
+    )
 
 
 @register_dataset("classification", "imagefolder", "ImageFolder tree root/<class>/<image> (path required)")
@@ -74,7 +82,9 @@ class ClassificationTask(Task):
         self._y_pred: np.ndarray | None = None
         self._y_true: np.ndarray | None = None
 
-    def update(self, indices: Sequence[int], predictions: Any, targets: Sequence[Any], sample_ids: Sequence[str]) -> None:
+    def update(
+        self, indices: Sequence[int], predictions: Any, targets: Sequence[Any], sample_ids: Sequence[str]
+    ) -> None:
         import torch
 
         from visionbench.errors import ModelError
@@ -155,7 +165,15 @@ def plot_confusion(cm: np.ndarray, classes: Sequence[str], path: Path) -> None:
     if len(classes) <= 20:
         for (i, j), value in np.ndenumerate(cm):
             if value:
-                ax.text(j, i, str(value), ha="center", va="center", fontsize=7, color="white" if norm[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(value),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black",
+                )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

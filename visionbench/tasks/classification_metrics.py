@@ -39,7 +39,11 @@ def to_probabilities(scores: np.ndarray) -> np.ndarray:
 
 
 def classification_metrics(
-    y_true: np.ndarray, classes: Sequence[str], *, scores: np.ndarray | None = None, y_pred: np.ndarray | None = None
+    y_true: np.ndarray,
+    classes: Sequence[str],
+    *,
+    scores: np.ndarray | None = None,
+    y_pred: np.ndarray | None = None,
 ) -> tuple[dict[str, float], dict[str, dict[str, float]], np.ndarray]:
     """Headline metrics, per-class table and confusion matrix (rows = truth, columns = prediction).
 
@@ -109,17 +113,26 @@ def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, n_bins: in
 
     return float(
         multiclass_calibration_error(
-            torch.from_numpy(probs), torch.from_numpy(y_true), num_classes=probs.shape[1], n_bins=n_bins, norm="l1"
+            torch.from_numpy(probs),
+            torch.from_numpy(y_true),
+            num_classes=probs.shape[1],
+            n_bins=n_bins,
+            norm="l1",
         )
     )
 
 
 def fast_headline(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, float]:
     """top1 and f1_macro from hard predictions with one bincount (used by the bootstrap, same policy as above)."""
-    cm = np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    cm = np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(
+        n_classes, n_classes
+    )
     tp = np.diag(cm).astype(np.float64)
     support, predicted = cm.sum(axis=1), cm.sum(axis=0)
     present = (support + predicted) > 0
     denom = support + predicted
     f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-    return {"top1": float(tp.sum() / max(len(y_true), 1)), "f1_macro": float(f1[present].mean()) if present.any() else 0.0}
+    return {
+        "top1": float(tp.sum() / max(len(y_true), 1)),
+        "f1_macro": float(f1[present].mean()) if present.any() else 0.0,
+    }

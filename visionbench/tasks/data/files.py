@@ -64,7 +64,9 @@ class FileClassificationDataset(Dataset):
     def fingerprint(self) -> str:
         if self._fingerprint is None:
             self._fingerprint = hash_files(
-                [p for p, _ in self.items], self.root, [",".join(self.classes), *(str(lbl) for _, lbl in self.items)]
+                [p for p, _ in self.items],
+                self.root,
+                [",".join(self.classes), *(str(lbl) for _, lbl in self.items)],
             )
         return self._fingerprint
 
@@ -74,7 +76,9 @@ class ArrayClassificationDataset(Dataset):
 
     kind = "classification"
 
-    def __init__(self, name: str, images: np.ndarray, labels: np.ndarray, classes: Sequence[str], prefix: str) -> None:
+    def __init__(
+        self, name: str, images: np.ndarray, labels: np.ndarray, classes: Sequence[str], prefix: str
+    ) -> None:
         if len(images) != len(labels):
             raise DataError(f"{name}: {len(images)} images but {len(labels)} labels")
         self.name, self.images, self.labels, self.classes = name, images, labels, tuple(classes)
@@ -88,7 +92,11 @@ class ArrayClassificationDataset(Dataset):
         from PIL import Image
 
         array = self.images[index]
-        image = Image.fromarray(array, mode="L" if array.ndim == 2 else "RGB") if array.dtype == np.uint8 else None
+        image = (
+            Image.fromarray(array, mode="L" if array.ndim == 2 else "RGB")
+            if array.dtype == np.uint8
+            else None
+        )
         if image is None:
             raise DataError(f"{self.name}: sample {index} is {array.dtype}, expected uint8")
         return Sample(f"{self.prefix}{index:05d}", image, int(self.labels[index]))
@@ -130,12 +138,16 @@ def csv_manifest(path: str | Path, classes: Sequence[str] | None = None) -> File
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or not {"path", "label"} <= set(reader.fieldnames):
-            raise DataError(f"{path}: the header must have columns 'path' and 'label' (found {reader.fieldnames})")
+            raise DataError(
+                f"{path}: the header must have columns 'path' and 'label' (found {reader.fieldnames})"
+            )
         for line, row in enumerate(reader, start=2):
             if not row["path"] or row["label"] in (None, ""):
                 raise DataError(f"{path}:{line}: empty path or label")
             image_path = Path(row["path"])
-            rows.append((image_path if image_path.is_absolute() else path.parent / image_path, row["label"].strip()))
+            rows.append(
+                (image_path if image_path.is_absolute() else path.parent / image_path, row["label"].strip())
+            )
     if not rows:
         raise DataError(f"{path}: no rows")
     names = list(classes) if classes else sorted({lbl for _, lbl in rows}, key=natural_key)
@@ -145,7 +157,9 @@ def csv_manifest(path: str | Path, classes: Sequence[str] | None = None) -> File
             raise DataError(f"{path}: label '{lbl}' of {image_path} is not one of the classes")
         if not image_path.is_file():
             raise DataError(f"{path}: image not found: {image_path}")
-    return FileClassificationDataset(f"csv:{path.stem}", path.parent, [(p, index[lbl]) for p, lbl in rows], names)
+    return FileClassificationDataset(
+        f"csv:{path.stem}", path.parent, [(p, index[lbl]) for p, lbl in rows], names
+    )
 
 
 def natural_key(value: str) -> tuple:

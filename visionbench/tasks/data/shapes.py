@@ -226,8 +226,6 @@ def _grow(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-
-
 @dataclass
 class _Placed:
     kind: str

@@ -79,7 +79,8 @@ def oracle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def shapes_coco(tmp_path: Path) -> Path:
     """The first 6 shapes test scenes exported as COCO instances.json + images/."""
-    from visionbench.tasks.data.shapes import ShapesDataset, export
+    from visionbench.tasks.data.shapes import ShapesDataset
+    from visionbench.tasks.data.shapes_export import export
 
     return export(ShapesDataset("test", n=6), tmp_path / "shapes") / "instances.json"
 

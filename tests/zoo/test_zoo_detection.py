@@ -74,7 +74,8 @@ def test_zoo_detectors_run_end_to_end_ranked_and_logged(workdir, cli):
 
 def test_zoo_detector_on_a_differently_sized_coco_dataset_maps_boxes_back(workdir, cli):
     """Images of another size are resized for the model and boxes scaled back to original pixels."""
-    from visionbench.tasks.data.shapes import ShapesDataset, export
+    from visionbench.tasks.data.shapes import ShapesDataset
+    from visionbench.tasks.data.shapes_export import export
 
     gt = export(ShapesDataset("test", n=16, size=(192, 160)), workdir / "big") / "instances.json"
     code, out, err = cli(

@@ -20,11 +20,9 @@ from visionbench.tasks.data.shapes import (
     SPLITS,
     Scene,
     ShapesDataset,
-    export,
     generate_scene,
-    to_coco_captions,
-    to_coco_instances,
 )
+from visionbench.tasks.data.shapes_export import export, to_coco_captions, to_coco_instances
 
 # Pinned output of two scenes. When a change alters the output on purpose, bump GENERATOR_VERSION
 # and re-pin; a failure here without a version bump means results keyed on the old version would lie.

@@ -111,7 +111,8 @@ class ShapesDetectionDataset(DetectionDataset):
     """The built-in procedural shapes scenes (boxes and instance masks), generated on demand."""
 
     def __init__(self, split: str = "test", n: int | None = None, size: int = 128) -> None:
-        from visionbench.tasks.data.shapes import ShapesDataset, coco_categories
+        from visionbench.tasks.data.shapes import ShapesDataset
+        from visionbench.tasks.data.shapes_export import coco_categories
 
         try:
             self.scenes = ShapesDataset(split, n=None if n is None else int(n), size=int(size))
@@ -126,7 +127,7 @@ class ShapesDetectionDataset(DetectionDataset):
         return len(self.scenes)
 
     def load(self, index: int) -> Sample:
-        from visionbench.tasks.data.shapes import to_coco_instances
+        from visionbench.tasks.data.shapes_export import to_coco_instances
 
         scene = self.scenes[index]
         coco = to_coco_instances([scene])

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.adapters.callable_models import load_factory
+from visionbench.adapters.callable_models import build_callable
 from visionbench.adapters.detection_base import DetectionAdapter, model_label_space
 from visionbench.contracts import ImageMeta
 from visionbench.errors import ModelError
@@ -38,20 +38,7 @@ class ToArray:
 class CallableDetector(DetectionAdapter):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
-        options = spec.option_dict
-        classes = options.pop("classes", None)
-        factory = load_factory(spec.target)
-        try:
-            self.model = factory(**options)
-        except Exception as exc:  # noqa: BLE001 - user code: report it as a model error
-            raise ModelError(
-                f"callable:{spec.target} failed to build the model: {type(exc).__name__}: {exc}"
-            ) from None
-        if not callable(self.model):
-            raise ModelError(
-                f"callable:{spec.target} returned {type(self.model).__name__}, not a callable model"
-            )
-        classes = classes or getattr(self.model, "visionbench_classes", None)
+        self.model, _, classes = build_callable(spec)
         self.model_labels = None if classes is None else model_label_space(list(classes))
         self.preprocess_description = {"input": repr(ToArray())}
 

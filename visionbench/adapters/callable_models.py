@@ -32,26 +32,37 @@ def load_factory(target: str) -> Any:
     return factory
 
 
+def build_callable(spec: Any) -> tuple[Any, Any, Any]:
+    """Build the user's model from ``callable:module:factory``.
+
+    Returns ``(model, preprocess, classes)``: ``--model-arg`` options other than
+    ``preprocess`` and ``classes`` go to the factory; those two fall back to the
+    model's ``visionbench_preprocess`` / ``visionbench_classes`` attributes.
+    """
+    options = spec.option_dict
+    preprocess = options.pop("preprocess", None)
+    classes = options.pop("classes", None)
+    factory = load_factory(spec.target)
+    try:
+        model = factory(**options)
+    except Exception as exc:  # noqa: BLE001 - user code: report it as a model error
+        raise ModelError(
+            f"callable:{spec.target} failed to build the model: {type(exc).__name__}: {exc}"
+        ) from None
+    if not callable(model):
+        raise ModelError(f"callable:{spec.target} returned {type(model).__name__}, not a callable model")
+    return (
+        model,
+        preprocess or getattr(model, "visionbench_preprocess", None),
+        classes or getattr(model, "visionbench_classes", None),
+    )
+
+
 @register_adapter("callable")
 class CallableClassifier(ClassifierAdapter):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
-        options = spec.option_dict
-        preprocess = options.pop("preprocess", None)
-        classes = options.pop("classes", None)
-        factory = load_factory(spec.target)
-        try:
-            self.model = factory(**options)
-        except Exception as exc:  # noqa: BLE001 - user code: report it as a model error
-            raise ModelError(
-                f"callable:{spec.target} failed to build the model: {type(exc).__name__}: {exc}"
-            ) from None
-        if not callable(self.model):
-            raise ModelError(
-                f"callable:{spec.target} returned {type(self.model).__name__}, not a callable model"
-            )
-        preprocess = preprocess or getattr(self.model, "visionbench_preprocess", None)
+        self.model, preprocess, self.model_classes = build_callable(spec)
         self.preprocess = (
             Preprocess.from_dict(preprocess) if preprocess else Preprocess(resize=256, crop=(224, 224))
         )
-        self.model_classes = classes or getattr(self.model, "visionbench_classes", None)

@@ -26,7 +26,7 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
     return f"sqlite:///{Path.cwd() / DEFAULT_DB}"
 
 
-def _artifact_root(uri: str) -> str | None:
+def artifact_root(uri: str) -> str | None:
     """Keep artifacts beside a local SQLite store instead of a ./mlruns of whatever the working directory is."""
     if uri.startswith("sqlite:///"):
         db = Path(uri[len("sqlite:///") :])
@@ -83,7 +83,7 @@ def metrics_for(record: dict[str, Any]) -> dict[str, float]:
     out = {}
     for section in ("metrics", "efficiency"):
         for key, value in record[section].items():
-            if isinstance(value, (int, float)) and value is not None:
+            if isinstance(value, (int, float)):
                 out[key] = float(value)
     return out
 
@@ -146,7 +146,7 @@ def _log(record: dict[str, Any], directory: Path, uri: str, suite: str) -> str:
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name(suite)
     if experiment is None:
-        experiment_id = client.create_experiment(suite, artifact_location=_artifact_root(uri))
+        experiment_id = client.create_experiment(suite, artifact_location=artifact_root(uri))
     else:
         experiment_id = experiment.experiment_id
     tags = tags_for(record)

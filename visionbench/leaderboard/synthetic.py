@@ -212,7 +212,7 @@ def fast_seed(records: list[dict[str, Any]], tracking_uri: str) -> list[str]:
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
 
-    from visionbench.harness.tracking import _artifact_root, metrics_for, params_for, tags_for
+    from visionbench.harness.tracking import artifact_root, metrics_for, params_for, tags_for
 
     client = MlflowClient(tracking_uri=tracking_uri)
     experiments: dict[str, str] = {}
@@ -225,7 +225,7 @@ def fast_seed(records: list[dict[str, Any]], tracking_uri: str) -> list[str]:
             experiments[suite] = (
                 found.experiment_id
                 if found
-                else client.create_experiment(suite, artifact_location=_artifact_root(tracking_uri))
+                else client.create_experiment(suite, artifact_location=artifact_root(tracking_uri))
             )
         tags = tags_for(record)
         run = client.create_run(experiments[suite], tags=tags, run_name=tags["mlflow.runName"])

@@ -15,13 +15,12 @@ from __future__ import annotations
 import ast
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from visionbench.adapters.base import file_fingerprint
 from visionbench.adapters.detection_base import DetectionAdapter, model_label_space
+from visionbench.adapters.onnx_session import OnnxModel
 from visionbench.contracts import ImageMeta
 from visionbench.errors import ModelError
 from visionbench.registry import register_adapter
@@ -82,10 +81,6 @@ def parse_names(text: str) -> list[str]:
 class OnnxDetector(DetectionAdapter):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise ModelError("onnxruntime is not installed: pip install 'visionbench[onnx]'") from None
         options = spec.option_dict
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
@@ -97,14 +92,8 @@ class OnnxDetector(DetectionAdapter):
             raise ModelError(
                 f"onnx detection needs --model-arg decode=<{'|'.join(DECODERS)}> (how to read the outputs)"
             )
-        self.path = Path(spec.target)
-        if not self.path.is_file():
-            raise ModelError(f"ONNX model not found: {self.path}")
-        try:
-            self.session = ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
-            raise ModelError(f"cannot load ONNX model {self.path}: {exc}") from None
-        self.input = self.session.get_inputs()[0]
+        self.onnx = OnnxModel(spec.target)
+        self.path = self.onnx.path
         self.size = self._input_size(options.get("size"))
         self.letterbox = bool(options.get("letterbox", True))
         self.mode = str(options.get("mode", "RGB"))
@@ -112,41 +101,34 @@ class OnnxDetector(DetectionAdapter):
             raise ModelError(f"onnx detection mode must be RGB or BGR, not {self.mode!r}")
         self.conf, self.iou = float(options.get("conf", 0.001)), float(options.get("iou", 0.7))
         self.max_det = int(options.get("max_det", 100))
-        metadata = self.session.get_modelmeta().custom_metadata_map
         names = options.get("classes")
-        for key in ("names", "classes"):
-            if names is None and key in metadata:
-                names = parse_names(metadata[key])
+        if names is None and (value := self.onnx.metadata_value(("names", "classes"))) is not None:
+            names = parse_names(value)
         self.model_labels = None if names is None else model_label_space(list(names))
-        self.fixed_batch = self.input.shape[0] if isinstance(self.input.shape[0], int) else None
         self.preprocess_description = {"transform": repr(self.transform()), "decode": self.decode}
 
     def _input_size(self, size: Any) -> tuple[int, int]:
         if size is None:
-            shape = self.input.shape
-            if len(shape) == 4 and all(isinstance(d, int) for d in shape[2:]):
-                return int(shape[2]), int(shape[3])
-            raise ModelError(f"{self.path}: input size is dynamic; give --model-arg size=[H,W]")
+            if self.onnx.static_size is None:
+                raise ModelError(f"{self.path}: input size is dynamic; give --model-arg size=[H,W]")
+            return self.onnx.static_size
         if isinstance(size, int):
             return size, size
         if isinstance(size, list | tuple) and len(size) == 2:
             return int(size[0]), int(size[1])
         raise ModelError(f"size must be an int or [H, W], got {size!r}")
 
+    def prepare(self, task: Any, *, device: str = "cpu", precision: str = "fp32") -> None:
+        super().prepare(task, device=device, precision=precision)
+        self.onnx.use_device(device)
+
     def transform(self) -> Any:
         return LetterboxTransform(self.size, self.letterbox, self.mode)
-
-    def _run(self, array: np.ndarray) -> np.ndarray:
-        if self.fixed_batch and array.shape[0] != self.fixed_batch:
-            return np.concatenate(
-                [self.session.run(None, {self.input.name: array[i : i + 1]})[0] for i in range(len(array))]
-            )
-        return self.session.run(None, {self.input.name: array})[0]
 
     def detect(self, batch: Any, metas: Sequence[ImageMeta]) -> list[dict[str, Any]]:
         import torch
 
-        out = torch.from_numpy(np.asarray(self._run(batch.detach().cpu().numpy()), dtype=np.float32))
+        out = torch.from_numpy(np.asarray(self.onnx.run(batch.detach().cpu().numpy()), dtype=np.float32))
         if out.ndim != 3 or out.shape[1] < 5:
             raise ModelError(
                 f"{self.path.name}: decode=yolo expects an output [N, 4 + C, A], got {list(out.shape)}"
@@ -181,7 +163,7 @@ class OnnxDetector(DetectionAdapter):
         return None
 
     def fingerprint(self) -> str:
-        return file_fingerprint(self.path)
+        return self.onnx.fingerprint()
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "name": f"onnx:{self.path.stem}"}

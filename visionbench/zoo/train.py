@@ -240,15 +240,11 @@ def save_weights(model: torch.nn.Module, path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@register_trainer(*CLASSIFICATION_RECIPES)
-def train_classifier(
-    name: str, *, out_dir: Path, epochs: int | None = None, seed: int = DEFAULT_SEED, quiet: bool = True
-) -> dict[str, Any]:
-    """Train ``name``, write ``<out_dir>/<weights>`` and return its manifest record."""
+def save_and_record(name: str, model: Any, figures: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    """Save a trained zoo model's weights and return its manifest record (any task kind)."""
     import torch
 
     entry = get_entry(name)
-    model, figures = fit_classifier(name, epochs=epochs, seed=seed, quiet=quiet)
     path = Path(out_dir) / entry.weights
     sha = save_weights(model, path)
     return {
@@ -262,6 +258,15 @@ def train_classifier(
         **figures,
         "torch": torch.__version__,
     }
+
+
+@register_trainer(*CLASSIFICATION_RECIPES)
+def train_classifier(
+    name: str, *, out_dir: Path, epochs: int | None = None, seed: int = DEFAULT_SEED, quiet: bool = True
+) -> dict[str, Any]:
+    """Train ``name``, write ``<out_dir>/<weights>`` and return its manifest record."""
+    model, figures = fit_classifier(name, epochs=epochs, seed=seed, quiet=quiet)
+    return save_and_record(name, model, figures, out_dir)
 
 
 def read_manifest(out_dir: Path = WEIGHTS_DIR) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import numpy as np
 
 from visionbench.errors import VisionbenchError
 from visionbench.zoo.catalog import WEIGHTS_DIR, get_entry
-from visionbench.zoo.train import DEFAULT_SEED, register_trainer, save_weights, write_manifest
+from visionbench.zoo.train import DEFAULT_SEED, register_trainer, save_and_record, write_manifest
 
 if TYPE_CHECKING:
     import torch
@@ -298,23 +298,8 @@ def train_detector(
     name: str, *, out_dir: Path, epochs: int | None = None, seed: int = DEFAULT_SEED, quiet: bool = True
 ) -> dict[str, Any]:
     """Train ``name``, write ``<out_dir>/<weights>`` and return its manifest record."""
-    import torch
-
-    entry = get_entry(name)
     model, figures = fit_detector(name, epochs=epochs, seed=seed, quiet=quiet)
-    path = Path(out_dir) / entry.weights
-    sha = save_weights(model, path)
-    return {
-        "name": name,
-        "kind": entry.kind,
-        "dataset": entry.dataset,
-        "file": entry.weights,
-        "sha256": sha,
-        "bytes": path.stat().st_size,
-        "params": sum(p.numel() for p in model.parameters()),
-        **figures,
-        "torch": torch.__version__,
-    }
+    return save_and_record(name, model, figures, out_dir)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,7 +23,7 @@ import numpy as np
 
 from visionbench.errors import VisionbenchError
 from visionbench.zoo.catalog import WEIGHTS_DIR, get_entry
-from visionbench.zoo.train import DEFAULT_SEED, register_trainer, save_weights, write_manifest
+from visionbench.zoo.train import DEFAULT_SEED, register_trainer, save_and_record, write_manifest
 
 if TYPE_CHECKING:
     import torch
@@ -217,28 +217,13 @@ def train_segmenter(
     test_images: int | None = None,
 ) -> dict[str, Any]:
     """Train ``name``, write ``<out_dir>/<weights>`` and return its manifest record."""
-    import torch
-
-    entry = get_entry(name)
     recipe = SEGMENTATION_RECIPES[name]
     if epochs is not None:
         recipe = replace(recipe, epochs=epochs)
     if train_images is not None:
         recipe = replace(recipe, train_images=train_images)
     model, figures = fit_segmenter(name, recipe=recipe, seed=seed, quiet=quiet, test_images=test_images)
-    path = Path(out_dir) / entry.weights
-    sha = save_weights(model, path)
-    return {
-        "name": name,
-        "kind": entry.kind,
-        "dataset": entry.dataset,
-        "file": entry.weights,
-        "sha256": sha,
-        "bytes": path.stat().st_size,
-        "params": sum(p.numel() for p in model.parameters()),
-        **figures,
-        "torch": torch.__version__,
-    }
+    return save_and_record(name, model, figures, out_dir)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

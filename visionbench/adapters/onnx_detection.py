@@ -126,9 +126,7 @@ class OnnxDetector(DetectionAdapter):
         return LetterboxTransform(self.size, self.letterbox, self.mode)
 
     def detect(self, batch: Any, metas: Sequence[ImageMeta]) -> list[dict[str, Any]]:
-        import torch
-
-        out = torch.from_numpy(np.asarray(self.onnx.run(batch.detach().cpu().numpy()), dtype=np.float32))
+        out = self.onnx.run_tensor(batch)
         if out.ndim != 3 or out.shape[1] < 5:
             raise ModelError(
                 f"{self.path.name}: decode=yolo expects an output [N, 4 + C, A], got {list(out.shape)}"

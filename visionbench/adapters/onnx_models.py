@@ -67,11 +67,7 @@ class OnnxClassifier(ClassifierAdapter):
         self.onnx.use_device(device)
 
     def forward(self, batch: Any) -> Any:
-        import numpy as np
-        import torch
-
-        out = self.onnx.run(batch.detach().to("cpu", torch.float32).numpy())
-        return torch.from_numpy(np.asarray(out, dtype=np.float32))
+        return self.onnx.run_tensor(batch)
 
     @property
     def module(self) -> Any:

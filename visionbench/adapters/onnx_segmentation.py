@@ -56,11 +56,7 @@ class OnnxSegmenter(SegmenterAdapter):
         self.onnx.use_device(device)
 
     def logits(self, pixels: Any) -> Any:
-        import numpy as np
-        import torch
-
-        out = self.onnx.run(pixels.detach().to("cpu", torch.float32).numpy())
-        return torch.from_numpy(np.asarray(out, dtype=np.float32))
+        return self.onnx.run_tensor(pixels)
 
     @property
     def module(self) -> Any:

@@ -66,6 +66,14 @@ class OnnxModel:
             return np.concatenate(parts)
         return self.session.run(None, {self.input.name: array})[0]
 
+    def run_tensor(self, batch: Any) -> Any:
+        """``run`` for a torch batch on any device; returns a float32 CPU tensor."""
+        import numpy as np
+        import torch
+
+        out = self.run(batch.detach().to("cpu", torch.float32).numpy())
+        return torch.from_numpy(np.asarray(out, dtype=np.float32))
+
     def fingerprint(self) -> str:
         return file_fingerprint(self.path)
 

@@ -79,7 +79,7 @@ CLASSIFICATION_RECIPES: dict[str, ClassificationRecipe] = {
 
 
 @contextlib.contextmanager
-def _reproducible(seed: int, threads: int) -> Iterator[None]:
+def reproducible(seed: int, threads: int) -> Iterator[None]:
     """Seed torch, fix the thread count and demand deterministic kernels; restore the settings afterwards."""
     import torch
 
@@ -192,7 +192,7 @@ def fit_classifier(
     # The value a black (0) pixel takes after normalisation: what shifted-in borders are filled with.
     fill = -entry.preprocess["mean"][0] / entry.preprocess["std"][0]
 
-    with _reproducible(seed, threads):
+    with reproducible(seed, threads):
         gen = torch.Generator().manual_seed(seed)
         model = entry.build()
         optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)

@@ -10,10 +10,9 @@ beside the weights' sha256, merged with the records already there.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,13 @@ import numpy as np
 
 from visionbench.errors import VisionbenchError
 from visionbench.zoo.catalog import WEIGHTS_DIR, get_entry
-from visionbench.zoo.train import DEFAULT_SEED, register_trainer, save_and_record, write_manifest
+from visionbench.zoo.train import (
+    DEFAULT_SEED,
+    register_trainer,
+    reproducible,
+    save_and_record,
+    write_manifest,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -48,22 +53,6 @@ DETECTION_RECIPES: dict[str, DetectionRecipe] = {
     # Half the width (a quarter of the compute), fewer updates: the weaker entry, so the leaderboard has a ranking.
     "shapes-centernet-tiny": DetectionRecipe(epochs=6, batch_size=16, lr=3e-3),
 }
-
-
-@contextlib.contextmanager
-def _reproducible(seed: int, threads: int) -> Iterator[None]:
-    """Seed torch, fix the thread count, demand deterministic kernels; restore the settings afterwards."""
-    import torch
-
-    old_threads, old_det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
-    torch.manual_seed(seed)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_det)
 
 
 def _progress(quiet: bool) -> Any:
@@ -250,7 +239,7 @@ def fit_detector(
     images, boxes, labels = scene_arrays("train", train_images or recipe.train_images)
     heat, reg, weight = (torch.from_numpy(a) for a in build_targets(boxes, labels, len(entry.classes)))
     x_all = torch.from_numpy(images)
-    with _reproducible(seed, threads):
+    with reproducible(seed, threads):
         gen = torch.Generator().manual_seed(seed)
         model = entry.build()
         optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)

@@ -11,10 +11,9 @@ already there.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,13 @@ import numpy as np
 
 from visionbench.errors import VisionbenchError
 from visionbench.zoo.catalog import WEIGHTS_DIR, get_entry
-from visionbench.zoo.train import DEFAULT_SEED, register_trainer, save_and_record, write_manifest
+from visionbench.zoo.train import (
+    DEFAULT_SEED,
+    register_trainer,
+    reproducible,
+    save_and_record,
+    write_manifest,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -46,22 +51,6 @@ SEGMENTATION_RECIPES: dict[str, SegmentationRecipe] = {
     "shapes-unet": SegmentationRecipe(epochs=10, batch_size=16, lr=5e-3),
     "shapes-fcn": SegmentationRecipe(epochs=3, batch_size=16, lr=5e-3),
 }
-
-
-@contextlib.contextmanager
-def _reproducible(seed: int, threads: int) -> Iterator[None]:
-    """Seed torch, fix the thread count, demand deterministic kernels; restore the settings afterwards."""
-    import torch
-
-    old_threads, old_det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
-    torch.manual_seed(seed)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_det)
 
 
 def scene_arrays(split: str, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -164,7 +153,7 @@ def fit_segmenter(
     weight = torch.ones(len(entry.classes))
     weight[0] = recipe.background_weight
 
-    with _reproducible(seed, recipe.threads):
+    with reproducible(seed, recipe.threads):
         gen = torch.Generator().manual_seed(seed)
         model = entry.build().to(memory_format=torch.channels_last)
         optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)

@@ -69,9 +69,10 @@ class ModelSpec:
         spec: str,
         weights: str | None = None,
         options: Mapping[str, Any] | None = None,
-        label_map: Mapping[str, str] | None = None,
+        label_map: Mapping[str, Any] | None = None,
     ) -> ModelSpec:
-        return cls(spec, weights, _freeze_options(options), tuple(sorted((label_map or {}).items())))
+        pairs = ((str(k), LABEL_ALTERNATIVES.join(label_targets(v))) for k, v in (label_map or {}).items())
+        return cls(spec, weights, _freeze_options(options), tuple(sorted(pairs)))
 
 
 @dataclass(frozen=True)
@@ -158,10 +159,21 @@ class TaskInfo:
 
 
 class Adapter(ABC):
-    """Wraps one model; owns its preprocessing; returns canonical predictions for the task kinds it supports."""
+    """What the runner drives: one model bound to one task kind, returning canonical predictions.
+
+    Built by :func:`visionbench.registry.build_adapter` from a family's loader (which owns the
+    model, weights, device, digest, licence and the two-part preprocessing) and a thin head per
+    task kind (which maps model outputs to the canonical format of that kind). The runner uses
+    only: :meth:`prepare`, :meth:`transform` (picklable PIL -> input, the geometric part of the
+    preprocessing), :meth:`collate`, :meth:`predict`, :attr:`module`, :meth:`fingerprint`,
+    :meth:`describe` (family, spec, name, preprocess, source), :meth:`licence`, ``spec``,
+    ``family`` and ``device``. ``differentiable`` says whether :meth:`forward_pixels` (pixels in
+    [0, 1] -> outputs, normalisation inside, gradients flow) is available.
+    """
 
     family: ClassVar[str] = ""
     kinds: ClassVar[frozenset[str]] = frozenset()
+    differentiable: bool = False
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
@@ -194,6 +206,16 @@ class Adapter(ABC):
     def predict(self, batch: Any, metas: Sequence[ImageMeta]) -> Any:
         """Canonical predictions for one batch (see the module docstring)."""
 
+    def forward_pixels(self, x01: Any) -> Any:
+        """Differentiable outputs for ``x01`` (float ``[N, C, H, W]`` in [0, 1], before normalisation).
+
+        Classification: logits ``[N, C]`` in the dataset's class order. Raises
+        :class:`~visionbench.errors.ModelError` when ``differentiable`` is False.
+        """
+        from visionbench.errors import ModelError
+
+        raise ModelError(f"model '{self.spec.spec}' ({self.family}) is not differentiable")
+
     @property
     def module(self) -> Any:
         """The underlying ``torch.nn.Module`` when there is one (parameter count, FLOPs), else None."""
@@ -223,86 +245,136 @@ class TaskResult:
 
 
 class Task(ABC):
-    """A dataset + protocol + metrics. Consumes canonical predictions only; accumulates per-sample statistics."""
+    """A dataset + protocol + metrics. Consumes canonical predictions only.
+
+    ``update`` turns each batch into per-sample state rows (:meth:`encode`, the task's
+    sufficient statistics, see :mod:`visionbench.state`); ``compute`` and
+    ``bootstrap_metrics`` work from that state alone, so a stored or gathered state is
+    scored exactly like a live one. ``version`` changes whenever the state or the
+    results would change; ``metric_version`` whenever only the metric code would.
+    """
 
     kind: ClassVar[str] = ""
     version: ClassVar[str] = "1"
-    headline: ClassVar[tuple[str, ...]] = ()
+    metric_version: ClassVar[str] = "1"
 
     def __init__(self, dataset: Dataset, spec: TaskSpec) -> None:
+        from visionbench.state import TaskState
+
         self.dataset = dataset
         self.spec = spec
+        self.state = TaskState(self.state_schema())
 
     @property
     def task_id(self) -> str:
         return self.spec.id
 
+    @property
+    def headline(self) -> tuple[str, ...]:
+        """The bootstrapped headline metrics, the ranking key first (from the kind's declaration)."""
+        from visionbench.declarations import declaration
+
+        return declaration(self.kind).bootstrapped
+
     def info(self) -> TaskInfo:
         return TaskInfo(kind=self.kind, dataset=self.dataset.name, classes=tuple(self.dataset.classes))
 
     @abstractmethod
-    def update(
-        self, indices: Sequence[int], predictions: Any, targets: Sequence[Any], sample_ids: Sequence[str]
-    ) -> None:
-        """Fold in one batch of canonical predictions and their ground truth."""
+    def state_schema(self) -> Any:
+        """The Arrow schema of one state row: ``index``, ``sample_id``, then the task's own columns."""
 
     @abstractmethod
-    def compute(self) -> TaskResult: ...
+    def encode(
+        self, indices: Sequence[int], predictions: Any, targets: Sequence[Any], sample_ids: Sequence[str]
+    ) -> Mapping[str, Any]:
+        """State columns for one batch (validating the predictions); ``index`` and ``sample_id`` included."""
+
+    def update(
+        self, indices: Sequence[int], predictions: Any, targets: Sequence[Any], sample_ids: Sequence[str]
+    ) -> Any:
+        """Fold in one batch of canonical predictions; returns the state rows added."""
+        return self.state.append(self.encode(indices, predictions, targets, sample_ids))
+
+    @abstractmethod
+    def compute(self) -> TaskResult:
+        """Metrics, per-class table, per-sample rows and artifacts, from ``self.state`` alone."""
 
     def bootstrap_metrics(self, resample: Any) -> dict[str, float] | None:
-        """Headline metrics on a resample of sample positions (an int array); None when not bootstrappable."""
+        """Headline metrics on a resample of state rows (an int array); None when not bootstrappable."""
         return None
 
     def num_updated(self) -> int:
-        return 0
+        return len(self.state)
+
+
+LABEL_ALTERNATIVES = "|"
+
+
+def label_targets(value: Any) -> list[str]:
+    """The model classes one label-map entry names: ``"a|b"`` or a list -> ``["a", "b"]`` (many-to-one)."""
+    parts = value if isinstance(value, (list, tuple)) else str(value).split(LABEL_ALTERNATIVES)
+    out = [str(p).strip() for p in parts if str(p).strip()]
+    if not out:
+        raise LabelMapError(f"label map entry {value!r} names no model class")
+    return out
 
 
 def resolve_label_map(
     model_classes: Sequence[str] | None,
     num_model_outputs: int,
     dataset_classes: Sequence[str],
-    label_map: Mapping[str, str] | None,
+    label_map: Mapping[str, Any] | None,
     *,
     model_name: str,
     dataset_name: str,
-) -> list[int] | None:
-    """Column index into the model's outputs for each dataset class, or None for the identity.
+    aliases: Mapping[str, int] | None = None,
+) -> list[tuple[int, ...]] | None:
+    """The model's output columns feeding each dataset class (in dataset order), or None for the identity.
 
-    Policy: an explicit map (dataset class -> model class name or index) wins; otherwise
-    classes are matched by name when the model names its classes and covers every dataset
-    class; otherwise equal counts with unknown model names map by position. Anything else
-    is a :class:`LabelMapError` asking for ``--label-map``.
+    Several model classes may feed one dataset class (many-to-one): the head scores the
+    dataset class by the maximum over its columns. Policy: an explicit map (dataset class ->
+    model class name, alias or output index; several joined by ``|`` or given as a list)
+    wins; otherwise classes are matched by name when the model names its classes (or has
+    ``aliases``, e.g. ImageNet WordNet ids -> column) and covers every dataset class;
+    otherwise equal counts with unknown model names map by position. Anything else is a
+    :class:`LabelMapError` asking for ``--label-map``.
     """
     dataset_classes = list(dataset_classes)
     names = list(model_classes) if model_classes is not None else None
-    hint = "pass --label-map (dataset class -> model class name or output index)"
+    if names is not None and len(names) != num_model_outputs:
+        names = None
+    lookup: dict[str, int] = {}
+    for i, name in enumerate(names or ()):
+        lookup.setdefault(str(name), i)
+    for alias, i in (aliases or {}).items():
+        if 0 <= int(i) < num_model_outputs:
+            lookup.setdefault(str(alias), int(i))
+    hint = "pass --label-map (dataset class -> model class name or output index; several joined by |)"
     if label_map:
-        index = []
+        columns = []
         for cls in dataset_classes:
             if cls not in label_map:
                 raise LabelMapError(
                     f"label map for '{model_name}' has no entry for dataset class '{cls}' of {dataset_name}"
                 )
-            index.append(_model_column(label_map[cls], names, num_model_outputs, model_name))
+            targets = label_targets(label_map[cls])
+            columns.append(tuple(_model_column(t, lookup, num_model_outputs, model_name) for t in targets))
         unknown = set(label_map) - set(dataset_classes)
         if unknown:
             raise LabelMapError(
                 f"label map names classes not in {dataset_name}: {', '.join(sorted(unknown))}"
             )
-        return index
-    if names is not None and len(names) != num_model_outputs:
-        names = None
-    if names is not None:
-        if names == dataset_classes:
-            return None
-        if set(dataset_classes) <= set(names):
-            return [names.index(c) for c in dataset_classes]
-        if num_model_outputs == len(dataset_classes):
-            missing = [c for c in dataset_classes if c not in names][:5]
-            raise LabelMapError(
-                f"model '{model_name}' class names do not match {dataset_name} "
-                f"(e.g. dataset class '{missing[0]}' is not a model class); {hint}"
-            )
+        return columns
+    if names is not None and names == dataset_classes:
+        return None
+    if lookup and set(dataset_classes) <= set(lookup):
+        return [(lookup[c],) for c in dataset_classes]
+    if names is not None and num_model_outputs == len(dataset_classes):
+        missing = [c for c in dataset_classes if c not in lookup][:5]
+        raise LabelMapError(
+            f"model '{model_name}' class names do not match {dataset_name} "
+            f"(e.g. dataset class '{missing[0]}' is not a model class); {hint}"
+        )
     if num_model_outputs == len(dataset_classes):
         return None
     raise LabelMapError(
@@ -311,9 +383,9 @@ def resolve_label_map(
     )
 
 
-def _model_column(value: str, names: list[str] | None, n: int, model_name: str) -> int:
-    if names is not None and str(value) in names:
-        return names.index(str(value))
+def _model_column(value: str, lookup: Mapping[str, int], n: int, model_name: str) -> int:
+    if str(value) in lookup:
+        return lookup[str(value)]
     try:
         column = int(value)
     except (TypeError, ValueError):

@@ -83,22 +83,41 @@ class ImageTransform:
         self.spec = spec
 
     def __call__(self, image: Any) -> Any:
-        import torch
-        from torchvision.transforms import InterpolationMode
         from torchvision.transforms import functional as F
 
         spec = self.spec
-        image = image.convert("L" if spec.mode == "L" else "RGB")
-        interp = InterpolationMode(spec.interpolation)
-        if spec.resize is not None:
-            size = list(spec.resize) if isinstance(spec.resize, tuple) else spec.resize
-            image = F.resize(image, size, interpolation=interp, antialias=True)
-        if spec.crop is not None:
-            image = F.center_crop(image, list(spec.crop))
-        tensor = F.pil_to_tensor(image).to(torch.float32) * spec.scale
-        if spec.mode == "BGR":
-            tensor = tensor.flip(0)
+        tensor = pil_pixels(image, spec.mode, spec.resize, spec.crop, spec.interpolation, spec.scale)
         return F.normalize(tensor, list(spec.mean), list(spec.std))
 
     def __repr__(self) -> str:
         return f"ImageTransform({self.spec})"
+
+
+def pil_pixels(
+    image: Any,
+    mode: str,
+    resize: int | tuple[int, int] | None,
+    crop: tuple[int, int] | None,
+    interpolation: str,
+    scale: float,
+    divide: bool = False,
+) -> Any:
+    """The geometric part of preprocessing: PIL image -> float32 ``[C, H, W]`` in [0, 1], before mean/std.
+
+    Convert to ``mode``, resize (shorter side or exact), centre crop, then ``x * scale``
+    (or ``x / 255`` with ``divide``, as torchvision's ``convert_image_dtype``); ``BGR``
+    reverses the channels.
+    """
+    import torch
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import functional as F
+
+    image = image.convert("L" if mode == "L" else "RGB")
+    if resize is not None:
+        size = list(resize) if isinstance(resize, tuple) else resize
+        image = F.resize(image, size, interpolation=InterpolationMode(interpolation), antialias=True)
+    if crop is not None:
+        image = F.center_crop(image, list(crop))
+    tensor = F.pil_to_tensor(image).to(torch.float32)
+    tensor = tensor / 255.0 if divide else tensor * scale
+    return tensor.flip(0) if mode == "BGR" else tensor

@@ -1,9 +1,14 @@
-"""Name -> class registries for adapter families, task kinds and dataset sources.
+"""Registries: model loaders keyed by (family, task kind), task kinds and dataset sources.
 
-Built-in entries register with decorators when their module is imported; the
-modules are listed here by name so nothing heavy is imported until asked for.
-Third-party adapters register through the entry-point group ``visionbench.adapters``
-(``family = "package.module:AdapterClass"``).
+Model loaders: built-in and third-party loaders register the same way, as
+``family = "package.module:loader"`` entries whose object is a callable
+``loader(spec: ModelSpec, kind: str)`` returning a :class:`~visionbench.adapters.core.Model`
+(or a ready :class:`~visionbench.contracts.Adapter`), with a ``kinds`` attribute naming the task
+kinds it serves. Built-ins are listed in :data:`BUILTIN_LOADERS` (nothing is imported until
+asked for); other distributions declare entry points in the group ``visionbench.adapters``.
+A distribution may add a new family serving several kinds, or add a kind to a built-in family
+(its ``kinds`` then name only the new ones); a built-in (family, kind) is never replaced.
+Tasks and datasets register with decorators when their module is imported.
 """
 
 from __future__ import annotations
@@ -17,50 +22,49 @@ from visionbench.errors import SpecError
 T = TypeVar("T")
 ENTRY_POINT_GROUP = "visionbench.adapters"
 
-# (family, task kind) -> module that registers the adapter (imported on first use)
-BUILTIN_ADAPTERS = {
-    ("torchvision", "classification"): "visionbench.adapters.torchvision_models",
-    ("timm", "classification"): "visionbench.adapters.timm_models",
-    ("onnx", "classification"): "visionbench.adapters.onnx_models",
-    ("callable", "classification"): "visionbench.adapters.callable_models",
-    ("zoo", "classification"): "visionbench.adapters.zoo_models",
-    ("torchvision", "detection"): "visionbench.adapters.torchvision_detection",
-    ("hf", "detection"): "visionbench.adapters.hf_detection",
-    ("onnx", "detection"): "visionbench.adapters.onnx_detection",
-    ("callable", "detection"): "visionbench.adapters.callable_detection",
-    ("zoo", "detection"): "visionbench.adapters.zoo_detection",
-    ("torchvision", "segmentation"): "visionbench.adapters.torchvision_segmentation",
-    ("hf", "segmentation"): "visionbench.adapters.hf_segmentation",
-    ("onnx", "segmentation"): "visionbench.adapters.onnx_segmentation",
-    ("callable", "segmentation"): "visionbench.adapters.callable_segmentation",
-    ("zoo", "segmentation"): "visionbench.adapters.zoo_segmentation",
+# family -> (loader as "module:object", kinds it serves): registered like entry points
+BUILTIN_LOADERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "torchvision": ("visionbench.adapters.family_torchvision:load", ("classification", "detection", "segmentation")),
+    "timm": ("visionbench.adapters.family_timm:load", ("classification",)),
+    "hf": ("visionbench.adapters.family_hf:load", ("classification", "detection", "segmentation")),
+    "onnx": ("visionbench.adapters.family_onnx:load", ("classification", "detection", "segmentation")),
+    "callable": ("visionbench.adapters.family_callable:load", ("classification", "detection", "segmentation")),
+    "zoo": ("visionbench.adapters.family_zoo:load", ("classification", "detection", "segmentation")),
 }
+BUILTIN = "built-in"
 BUILTIN_TASKS = {
     "classification": "visionbench.tasks.classification",
     "segmentation": "visionbench.tasks.segmentation",
     "detection": "visionbench.tasks.detection",
 }
 
-_ADAPTERS: dict[tuple[str, str], type] = {}
+_LOADERS: dict[tuple[str, str], tuple[str, str]] = {}  # (family, kind) -> ("module:object", origin)
+_LOADED: dict[str, Any] = {}
+_ENTRY_POINTS_READ: list[bool] = []
 _TASKS: dict[str, type] = {}
 _DATASETS: dict[tuple[str, str], Callable[..., Any]] = {}
 _DATASET_HELP: dict[tuple[str, str], str] = {}
 
 
-def register_adapter(family: str, kinds: tuple[str, ...] | None = None) -> Callable[[type[T]], type[T]]:
-    """Class decorator: make an :class:`~visionbench.contracts.Adapter` serve ``family:...`` for its kinds.
+def register_adapter(family: str, kinds: tuple[str, ...] | None = None, origin: str = "python") -> Callable[[T], T]:
+    """Decorator registering a loader ``loader(spec, kind)`` in this process for ``family`` and its kinds.
 
-    One family may have one adapter class per task kind (a torchvision classifier and a
-    torchvision detector are different adapters); ``kinds`` defaults to ``cls.kinds``.
+    ``kinds`` defaults to the loader's ``kinds`` attribute. Entry points do the same from metadata.
     """
 
-    def deco(cls: type[T]) -> type[T]:
-        cls.family = family  # type: ignore[attr-defined]
-        for kind in kinds or cls.kinds:  # type: ignore[attr-defined]
-            _ADAPTERS[(family, kind)] = cls
-        return cls
+    def deco(loader: T) -> T:
+        value = f"{loader.__module__}:{loader.__qualname__}"  # type: ignore[attr-defined]
+        _LOADED[value] = loader
+        for kind in kinds or loader.kinds:  # type: ignore[attr-defined]
+            _add(family, kind, value, origin)
+        return loader
 
     return deco
+
+
+def _add(family: str, kind: str, value: str, origin: str) -> None:
+    if _LOADERS.get((family, kind), ("", ""))[1] != BUILTIN:
+        _LOADERS[(family, kind)] = (value, origin)
 
 
 def register_task(kind: str) -> Callable[[type[T]], type[T]]:
@@ -87,36 +91,80 @@ def register_dataset(
     return deco
 
 
-def _entry_points() -> dict[str, Any]:
+def _load_object(value: str) -> Any:
+    if value not in _LOADED:
+        module_name, _, attr = value.partition(":")
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        _LOADED[value] = obj
+    return _LOADED[value]
+
+
+def _read_registrations() -> None:
+    """Built-ins, then every ``visionbench.adapters`` entry point (loaded once, to read its ``kinds``)."""
+    for family, (value, kinds) in BUILTIN_LOADERS.items():
+        for kind in kinds:
+            _LOADERS[(family, kind)] = (value, BUILTIN)
+    if _ENTRY_POINTS_READ:
+        return
+    _ENTRY_POINTS_READ.append(True)
     from importlib.metadata import entry_points
 
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        origin = point.dist.name if getattr(point, "dist", None) is not None else "entry point"
+        try:
+            loader = point.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in must not break the built-ins
+            raise SpecError(f"adapter entry point '{point.name} = {point.value}' ({origin}) failed to load: {exc}") from None
+        _LOADED[point.value] = loader
+        kinds = getattr(loader, "kinds", None)
+        if not kinds:
+            raise SpecError(f"adapter entry point '{point.name} = {point.value}' ({origin}) declares no kinds")
+        for kind in kinds:
+            _add(point.name, kind, point.value, origin)
 
 
-def adapter_class(family: str, kind: str = "classification") -> type:
-    """The adapter class for a family and task kind, importing built-ins or entry points on demand."""
-    if family not in adapter_families():
-        raise SpecError(f"unknown model family '{family}' (known: {', '.join(adapter_families())})")
-    if (family, kind) not in _ADAPTERS:
-        if (family, kind) in BUILTIN_ADAPTERS:
-            importlib.import_module(BUILTIN_ADAPTERS[(family, kind)])
-        else:
-            eps = _entry_points()
-            if family in eps:
-                cls = eps[family].load()
-                register_adapter(family)(cls)
-    if (family, kind) not in _ADAPTERS:
-        kinds = sorted(
-            {k for f, k in BUILTIN_ADAPTERS if f == family} | {k for f, k in _ADAPTERS if f == family}
-        )
-        raise SpecError(
-            f"model family '{family}' has no {kind} adapter (it serves: {', '.join(kinds) or 'nothing'})"
-        )
-    return _ADAPTERS[(family, kind)]
+def reset_adapters() -> None:
+    """Forget entry points read so far (after installing a distribution in a running process)."""
+    _ENTRY_POINTS_READ.clear()
+    for key in [k for k, (_, origin) in _LOADERS.items() if origin != "python"]:
+        del _LOADERS[key]
+
+
+def adapter_table() -> list[tuple[str, str, str]]:
+    """``(family, kind, origin)`` for every registered loader: ``built-in`` or the distribution's name."""
+    _read_registrations()
+    return sorted((family, kind, origin) for (family, kind), (_, origin) in _LOADERS.items())
 
 
 def adapter_families() -> list[str]:
-    return sorted({f for f, _ in BUILTIN_ADAPTERS} | {f for f, _ in _ADAPTERS} | set(_entry_points()))
+    return sorted({family for family, _, _ in adapter_table()})
+
+
+def family_kinds(family: str) -> list[str]:
+    return sorted(kind for f, kind, _ in adapter_table() if f == family)
+
+
+def build_adapter(spec: Any, kind: str) -> Any:
+    """The :class:`~visionbench.contracts.Adapter` for ``spec`` (a ``ModelSpec``) on a task of ``kind``."""
+    families = adapter_families()
+    if spec.family not in families:
+        raise SpecError(f"unknown model family '{spec.family}' (known: {', '.join(families)})")
+    if (spec.family, kind) not in _LOADERS:
+        raise SpecError(
+            f"model family '{spec.family}' has no {kind} adapter "
+            f"(it serves: {', '.join(family_kinds(spec.family)) or 'nothing'})"
+        )
+    from visionbench.adapters.core import Model, ModelAdapter
+    from visionbench.contracts import Adapter
+
+    built = _load_object(_LOADERS[(spec.family, kind)][0])(spec, kind)
+    if isinstance(built, Adapter):
+        return built
+    if not isinstance(built, Model):
+        raise SpecError(f"the {spec.family} loader returned {type(built).__name__}, not a Model or an Adapter")
+    return ModelAdapter(spec, kind, built)
 
 
 def task_class(kind: str) -> type:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import textwrap
 from pathlib import Path
 
@@ -13,7 +12,8 @@ from vbtest_data import write_image_folder
 
 from visionbench.contracts import ModelSpec, TaskInfo, resolve_label_map
 from visionbench.errors import LabelMapError, SpecError
-from visionbench.registry import adapter_class, adapter_families
+from visionbench.preprocessing import IMAGENET_MEAN
+from visionbench.registry import adapter_table, build_adapter
 
 DIGITS = TaskInfo("classification", "digits", tuple("0123456789"))
 
@@ -27,20 +27,18 @@ def _batch(adapter, n: int = 2) -> torch.Tensor:
 
 
 def test_torchvision_random_weights_and_default_preprocess() -> None:
-    cls = adapter_class("torchvision", "classification")
-    adapter = cls(ModelSpec.create("torchvision:mobilenet_v3_small", options={"num_classes": 10}))
+    spec = ModelSpec.create("torchvision:mobilenet_v3_small", options={"num_classes": 10})
+    adapter = build_adapter(spec, "classification")
     adapter.prepare(DIGITS)
     batch = _batch(adapter)
     assert batch.shape == (2, 3, 224, 224)
     out = adapter.predict(batch, [])
     assert out.shape == (2, 10) and out.dtype == torch.float32
     described = adapter.describe()
-    assert described["preprocess"]["crop"] == (224, 224)
+    assert described["preprocess"]["crop"] == (224, 224) and described["preprocess"]["mean"] == IMAGENET_MEAN
+    assert described["source"]["library"] == "torchvision"
     # the fingerprint follows the weights, not the spec
-    assert (
-        adapter.fingerprint()
-        != cls(ModelSpec.create("torchvision:mobilenet_v3_small", options={"num_classes": 10})).fingerprint()
-    )
+    assert adapter.fingerprint() != build_adapter(spec, "classification").fingerprint()
 
 
 def test_torchvision_weights_bring_transforms_and_categories(monkeypatch) -> None:
@@ -56,12 +54,18 @@ def test_torchvision_weights_bring_transforms_and_categories(monkeypatch) -> Non
         return resnet18().state_dict()
 
     monkeypatch.setattr(ResNet18_Weights.IMAGENET1K_V1.__class__, "get_state_dict", fake_load)
-    adapter = adapter_class("torchvision", "classification")(
-        ModelSpec.create("torchvision:resnet18", weights="IMAGENET1K_V1")
+    adapter = build_adapter(
+        ModelSpec.create("torchvision:resnet18", weights="IMAGENET1K_V1"), "classification"
     )
     assert captured["url"].endswith(".pth")
-    assert len(adapter.model_classes) == 1000 and adapter.model_classes[0] == "tench"
-    assert "ImageClassification" in adapter.describe()["preprocess"]["transforms"]
+    assert len(adapter.model.classes) == 1000 and adapter.model.classes[0] == "tench"
+    preprocess = adapter.describe()["preprocess"]
+    assert "ImageClassification" in preprocess["transforms"]
+    assert (
+        preprocess["resize"] == 256
+        and preprocess["crop"] == (224, 224)
+        and preprocess["rescale"] == "x / 255"
+    )
     # ImageNet classes named in the dataset are matched by name
     adapter.prepare(TaskInfo("classification", "fish", ("goldfish", "tench")))
     out = adapter.predict(_batch(adapter), [])
@@ -70,22 +74,20 @@ def test_torchvision_weights_bring_transforms_and_categories(monkeypatch) -> Non
 
 def test_unknown_weights_name() -> None:
     with pytest.raises(SpecError, match="NOT_A_WEIGHT"):
-        adapter_class("torchvision", "classification")(
-            ModelSpec.create("torchvision:resnet18", weights="NOT_A_WEIGHT")
-        )
+        build_adapter(ModelSpec.create("torchvision:resnet18", weights="NOT_A_WEIGHT"), "classification")
 
 
 def test_timm_data_config_drives_preprocessing() -> None:
     pytest.importorskip("timm")
-    adapter = adapter_class("timm", "classification")(
-        ModelSpec.create("timm:resnet10t", options={"num_classes": 10})
-    )
+    adapter = build_adapter(ModelSpec.create("timm:resnet10t", options={"num_classes": 10}), "classification")
     adapter.prepare(DIGITS)
     from timm.data import resolve_data_config
 
     config = adapter.describe()["preprocess"]
-    expected = resolve_data_config({}, model=adapter.model)
-    assert config["input_size"] == list(expected["input_size"]) and config["mean"] == list(expected["mean"])
+    expected = resolve_data_config({}, model=adapter.model.net)
+    data = config["data_config"]
+    assert data["input_size"] == list(expected["input_size"]) and config["mean"] == tuple(expected["mean"])
+    assert config["crop"] == tuple(expected["input_size"][1:]) and config["interpolation"] == "bicubic"
     batch = _batch(adapter)
     assert tuple(batch.shape[1:]) == tuple(expected["input_size"])
     assert adapter.predict(batch, []).shape == (2, 10)
@@ -104,14 +106,14 @@ def test_callable_factory(tmp_path: Path, monkeypatch) -> None:
         )
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    adapter = adapter_class("callable", "classification")(
-        ModelSpec.create("callable:mymodels:build", options={"width": 8})
+    adapter = build_adapter(
+        ModelSpec.create("callable:mymodels:build", options={"width": 8}), "classification"
     )
     adapter.prepare(DIGITS)
     batch = _batch(adapter, 3)
     assert batch.shape == (3, 1, 16, 16)
     assert adapter.predict(batch, []).shape == (3, 10)
-    assert adapter.module[1].out_features == 8
+    assert adapter.model.net[1].out_features == 8 and adapter.differentiable
 
 
 @pytest.mark.parametrize(
@@ -120,35 +122,14 @@ def test_callable_factory(tmp_path: Path, monkeypatch) -> None:
 )
 def test_callable_bad_targets(target: str, needle: str) -> None:
     with pytest.raises(SpecError, match=needle):
-        adapter_class("callable", "classification")(ModelSpec.create(f"callable:{target}"))
+        build_adapter(ModelSpec.create(f"callable:{target}"), "classification")
 
 
-def test_entry_point_adapter_is_discovered(monkeypatch) -> None:
-    """A third-party family registered in the entry-point group is found without importing it by hand."""
-    from importlib.metadata import EntryPoint
-
-    import visionbench.registry as registry
-
-    module = type(sys)("thirdparty_adapter")
-    from visionbench.adapters.callable_models import CallableClassifier
-
-    class ThirdParty(CallableClassifier):
-        kinds = frozenset({"classification"})
-
-    module.ThirdParty = ThirdParty
-    monkeypatch.setitem(sys.modules, "thirdparty_adapter", module)
-    point = EntryPoint(
-        name="thirdparty", value="thirdparty_adapter:ThirdParty", group=registry.ENTRY_POINT_GROUP
-    )
-    monkeypatch.setattr(registry, "_entry_points", lambda: {"thirdparty": point})
-    assert "thirdparty" in adapter_families()
-    assert adapter_class("thirdparty", "classification") is ThirdParty
-    assert ThirdParty.family == "thirdparty"
-
-
-def test_family_without_the_kind() -> None:
-    with pytest.raises(SpecError, match="has no captioning adapter"):
-        adapter_class("timm", "captioning")
+def test_builtin_table_and_family_without_the_kind() -> None:
+    table = adapter_table()
+    assert ("timm", "classification", "built-in") in table and ("hf", "classification", "built-in") in table
+    with pytest.raises(SpecError, match=r"has no captioning adapter \(it serves: classification\)"):
+        build_adapter(ModelSpec.create("timm:resnet10t"), "captioning")
 
 
 class TestLabelMap:
@@ -158,14 +139,27 @@ class TestLabelMap:
 
     def test_subset_by_name(self) -> None:
         assert resolve_label_map(list("abcd"), 4, ["d", "b"], None, model_name="m", dataset_name="d") == [
-            3,
-            1,
+            (3,),
+            (1,),
         ]
 
     def test_explicit_names_and_indices(self) -> None:
         assert resolve_label_map(
             list("xyz"), 3, ["p", "q"], {"p": "z", "q": "0"}, model_name="m", dataset_name="d"
-        ) == [2, 0]
+        ) == [(2,), (0,)]
+
+    def test_many_to_one_and_aliases(self) -> None:
+        columns = resolve_label_map(
+            list("xyz"), 3, ["p", "q"], {"p": "x|2", "q": ["y"]}, model_name="m", dataset_name="d"
+        )
+        assert columns == [(0, 2), (1,)]
+        aliases = {"n01": 2, "n02": 0}
+        assert resolve_label_map(
+            None, 3, ["n02", "n01"], None, model_name="m", dataset_name="d", aliases=aliases
+        ) == [
+            (0,),
+            (2,),
+        ]
 
     def test_mismatch_errors(self) -> None:
         with pytest.raises(LabelMapError, match="outputs 5 classes but d has 3"):

@@ -16,10 +16,10 @@ import pytest
 import torch
 from PIL import Image
 
-from visionbench.adapters.detection_base import model_label_space, resolve_detection_labels
+from visionbench.adapters.labels import model_label_space, resolve_detection_labels
 from visionbench.contracts import ImageMeta, ModelSpec, TaskInfo
 from visionbench.errors import LabelMapError, ModelError
-from visionbench.registry import adapter_class
+from visionbench.registry import build_adapter
 
 SHAPES = ("circle", "square", "triangle", "ellipse", "star")
 SHAPES_INFO = TaskInfo("detection", "shapes-test", SHAPES, (1, 2, 3, 4, 5))
@@ -123,12 +123,13 @@ def test_torchvision_label_space_mismatch_and_label_map(workdir, cli):
     code, _, err = cli("run", *args)
     line = _one_line(err)
     assert code == 2 and "--label-map" in line and "90 unnamed labels" in line
-    adapter = adapter_class("torchvision", "detection")(
+    adapter = build_adapter(
         ModelSpec.create(
             "torchvision:ssdlite320_mobilenet_v3_large",
             options={"score_thresh": 0.0},
             label_map={"circle": "1", "star": "2"},
-        )
+        ),
+        "detection",
     )
     adapter.prepare(SHAPES_INFO)
     image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8))
@@ -150,16 +151,14 @@ def test_torchvision_weights_bring_coco_names(monkeypatch):
     monkeypatch.setattr(
         FasterRCNN_MobileNet_V3_Large_320_FPN_Weights.COCO_V1.__class__, "get_state_dict", fake_load
     )
-    adapter = adapter_class("torchvision", "detection")(
-        ModelSpec.create("torchvision:fasterrcnn_mobilenet_v3_large_320_fpn", weights="COCO_V1")
+    adapter = build_adapter(
+        ModelSpec.create("torchvision:fasterrcnn_mobilenet_v3_large_320_fpn", weights="COCO_V1"), "detection"
     )
-    assert (
-        adapter.model_labels[1] == "person"
-        and adapter.model_labels[3] == "car"
-        and 0 not in adapter.model_labels
-    )
+    labels = adapter.model.classes
+    assert labels[1] == "person" and labels[3] == "car" and 0 not in labels
     adapter.prepare(ODD_IDS)
-    assert adapter._lookup[1] == 17 and adapter._lookup[3] == 3 and adapter._lookup[2] == -1
+    lookup = adapter.head.lookup
+    assert lookup[1] == 17 and lookup[3] == 3 and lookup[2] == -1
 
 
 # ---------------------------------------------------------------- Hugging Face
@@ -237,7 +236,7 @@ def test_hf_detr_runs_end_to_end_and_logs_pr_curves(workdir, cli):
 @pytest.mark.parametrize("kind", ["rtdetr", "yolos"])
 def test_hf_rtdetr_and_yolos_give_canonical_outputs(tmp_path, kind):
     folder = _save_hf(tmp_path / kind, kind)
-    adapter = adapter_class("hf", "detection")(ModelSpec.create(f"hf:{folder}"))
+    adapter = build_adapter(ModelSpec.create(f"hf:{folder}"), "detection")
     adapter.prepare(SHAPES_INFO)
     rng = np.random.default_rng(1)
     images = [
@@ -258,9 +257,9 @@ def test_hf_rtdetr_and_yolos_give_canonical_outputs(tmp_path, kind):
 
 def test_hf_missing_model_and_bad_option(tmp_path):
     with pytest.raises(ModelError, match="cannot load"):
-        adapter_class("hf", "detection")(ModelSpec.create(f"hf:{tmp_path / 'nothing-here'}"))
+        build_adapter(ModelSpec.create(f"hf:{tmp_path / 'nothing-here'}"), "detection")
     with pytest.raises(ModelError, match="unknown option"):
-        adapter_class("hf", "detection")(ModelSpec.create(f"hf:{tmp_path}", options={"colour": 1}))
+        build_adapter(ModelSpec.create(f"hf:{tmp_path}", options={"colour": 1}), "detection")
 
 
 # ---------------------------------------------------------------- ONNX with decode=yolo
@@ -302,8 +301,9 @@ def _export_yolo(path: Path, metadata: dict | None = None) -> Path:
 
 def test_onnx_yolo_decode_letterbox_nms_and_names(tmp_path):
     path = _export_yolo(tmp_path / "yolo.onnx", {"names": "{0: 'person', 1: 'car'}"})
-    adapter = adapter_class("onnx", "detection")(ModelSpec.create(f"onnx:{path}", options={"decode": "yolo"}))
-    assert adapter.model_labels == {0: "person", 1: "car"}
+    adapter = build_adapter(ModelSpec.create(f"onnx:{path}", options={"decode": "yolo"}), "detection")
+    assert adapter.model.classes == {0: "person", 1: "car"}
+    assert not adapter.differentiable and adapter.module is None
     adapter.prepare(ODD_IDS)
     image = Image.new(
         "RGB", (128, 64), (10, 200, 30)
@@ -322,10 +322,11 @@ def test_onnx_yolo_decode_letterbox_nms_and_names(tmp_path):
 
 def test_onnx_yolo_plain_resize_and_unnamed_classes(tmp_path):
     path = _export_yolo(tmp_path / "yolo.onnx")
-    adapter = adapter_class("onnx", "detection")(
-        ModelSpec.create(f"onnx:{path}", options={"decode": "yolo", "letterbox": False, "iou": 0.99})
+    adapter = build_adapter(
+        ModelSpec.create(f"onnx:{path}", options={"decode": "yolo", "letterbox": False, "iou": 0.99}),
+        "detection",
     )
-    assert adapter.model_labels is None
+    assert adapter.model.classes is None
     adapter.prepare(ODD_IDS)
     out = adapter.predict(
         adapter.collate([adapter.transform()(Image.new("RGB", (128, 64)))]), [ImageMeta(0, "a", 128, 64)]
@@ -338,7 +339,7 @@ def test_onnx_yolo_plain_resize_and_unnamed_classes(tmp_path):
 def test_onnx_detection_needs_a_decoder(tmp_path):
     path = _export_yolo(tmp_path / "yolo.onnx")
     with pytest.raises(ModelError, match="decode=<yolo>"):
-        adapter_class("onnx", "detection")(ModelSpec.create(f"onnx:{path}"))
+        build_adapter(ModelSpec.create(f"onnx:{path}"), "detection")
 
 
 # ---------------------------------------------------------------- callables and the Haar cascade
@@ -398,8 +399,8 @@ def test_callable_label_map_renames_the_models_class(workdir, cli):
 
 
 def test_callable_detector_fingerprint_follows_its_settings():
-    cls = adapter_class("callable", "detection")
-    a = cls(ModelSpec.create("callable:visionbench.adapters.haar_faces:build"))
-    b = cls(ModelSpec.create("callable:visionbench.adapters.haar_faces:build", options={"min_size": 30}))
+    a = build_adapter(ModelSpec.create("callable:visionbench.adapters.haar_faces:build"), "detection")
+    spec = ModelSpec.create("callable:visionbench.adapters.haar_faces:build", options={"min_size": 30})
+    b = build_adapter(spec, "detection")
     assert a.fingerprint() != b.fingerprint()
     assert a.module is None and a.describe()["model_labels"] == 1

@@ -13,7 +13,7 @@ from PIL import Image
 
 from visionbench.contracts import ImageMeta, ModelSpec, TaskInfo
 from visionbench.errors import ConfigError, LabelMapError, ModelError, SpecError
-from visionbench.registry import adapter_class
+from visionbench.registry import adapter_table, build_adapter
 
 SHAPES = TaskInfo("segmentation", "shapes", ("background", "circle", "square", "triangle", "ellipse", "star"))
 THREE = TaskInfo("segmentation", "three", ("a", "b", "d"))
@@ -70,15 +70,15 @@ def predict(adapter, pictures: list[Image.Image]) -> list[torch.Tensor]:
 
 
 def build(spec: str, task: TaskInfo = SHAPES, **kwargs):
-    adapter = adapter_class(spec.split(":", 1)[0], "segmentation")(ModelSpec.create(spec, **kwargs))
+    adapter = build_adapter(ModelSpec.create(spec, **kwargs), "segmentation")
     adapter.prepare(task)
     return adapter
 
 
 def test_every_family_has_a_segmentation_adapter() -> None:
+    table = adapter_table()
     for family in ("torchvision", "hf", "onnx", "callable", "zoo"):
-        cls = adapter_class(family, "segmentation")
-        assert "segmentation" in cls.kinds and cls.family == family
+        assert (family, "segmentation", "built-in") in table
 
 
 @pytest.mark.parametrize("pool", [False, True])
@@ -144,7 +144,7 @@ def test_torchvision_random_weights(monkeypatch) -> None:
     maps = predict(adapter, images((40, 30), (23, 51)))
     assert [tuple(m.shape) for m in maps] == [(30, 40), (51, 23)]
     assert all(int(m.max()) < 6 for m in maps)
-    assert adapter.module is adapter.model and len(adapter.fingerprint()) == 16
+    assert adapter.module.net is adapter.model.net and len(adapter.fingerprint()) == 16
 
 
 def test_torchvision_default_preprocess_is_shorter_side_520() -> None:
@@ -165,7 +165,7 @@ def test_torchvision_weights_bring_voc_names_and_transforms(monkeypatch) -> None
     monkeypatch.setattr(LRASPP_MobileNet_V3_Large_Weights, "get_state_dict", fake_load)
     voc = TaskInfo("segmentation", "pets", ("__background__", "cat", "dog"))
     adapter = build("torchvision:lraspp_mobilenet_v3_large", voc, weights="COCO_WITH_VOC_LABELS_V1")
-    assert adapter.model_classes[:2] == ["__background__", "aeroplane"]
+    assert adapter.model.classes[:2] == ["__background__", "aeroplane"]
     assert "SemanticSegmentation" in adapter.describe()["preprocess"]["transforms"]
     maps = predict(
         adapter, images((30, 20), (20, 30))
@@ -207,7 +207,7 @@ def test_hf_matches_the_processor_pipeline(tmp_path: Path) -> None:
 
     path = tiny_segformer(tmp_path / "segformer")
     adapter = build(f"hf:{path}")
-    assert adapter.model_classes is None  # LABEL_0.. placeholders map by position
+    assert adapter.model.classes is None  # LABEL_0.. placeholders map by position
     pictures = images((50, 30), (33, 61))
     maps = predict(adapter, pictures)
     model = AutoModelForSemanticSegmentation.from_pretrained(path).eval()
@@ -223,7 +223,7 @@ def test_hf_matches_the_processor_pipeline(tmp_path: Path) -> None:
 def test_hf_named_classes_are_matched_by_name(tmp_path: Path) -> None:
     labels = {0: "x", 1: "a", 2: "b", 3: "c", 4: "d"}
     adapter = build(f"hf:{tiny_segformer(tmp_path / 'named', labels)}", THREE)
-    assert adapter.model_classes == ["x", "a", "b", "c", "d"]
+    assert adapter.model.classes == ["x", "a", "b", "c", "d"]
     assert int(predict(adapter, images((20, 20)))[0].max()) < 3
 
 
@@ -266,7 +266,7 @@ def test_onnx_equals_the_same_network_in_torch(tmp_path: Path, segmodels: str) -
         f"callable:{segmodels}:pointwise",
         options={"pool": True, "preprocess": {"size": [32, 32], "mean": [0.5] * 3, "std": [0.25] * 3}},
     )
-    conv = callable_adapter.model.conv
+    conv = callable_adapter.model.net.conv
     path = pooled_conv_onnx(
         tmp_path / "seg.onnx",
         conv.weight.detach().numpy(),
@@ -277,7 +277,7 @@ def test_onnx_equals_the_same_network_in_torch(tmp_path: Path, segmodels: str) -
         },
     )
     adapter = build(f"onnx:{path}")
-    assert adapter.model_classes == list(SHAPES.classes) and adapter.module is None
+    assert adapter.model.classes == list(SHAPES.classes) and adapter.module is None
     pictures = images((45, 27), (27, 45))
     for a, b in zip(predict(adapter, pictures), predict(callable_adapter, pictures), strict=True):
         assert tuple(a.shape) == tuple(b.shape) and (a == b).float().mean() > 0.999

@@ -127,7 +127,7 @@ def test_pair_runs_prefers_a_shared_configuration() -> None:
     from pathlib import Path
 
     from visionbench.leaderboard.data import finish
-    from visionbench.leaderboard.rows import row_from_record
+    from visionbench.harness.record import row_from_record
     from visionbench.leaderboard.synthetic import synthetic_record
 
     recs = [

@@ -76,15 +76,18 @@ def test_the_unet_scores_the_held_out_split_through_the_harness(tmp_path: Path) 
 
 
 def test_trainer_input_matches_the_adapter_preprocessing() -> None:
-    from visionbench.adapters.zoo_segmentation import ZooSegmenter
-    from visionbench.contracts import ModelSpec
-
-    images, _ = scene_arrays("test", 2)
-    adapter = ZooSegmenter(ModelSpec.create("zoo:shapes-unet"))
-    transform = adapter.transform()
     from PIL import Image
 
-    expected = torch.stack([transform(Image.fromarray(im)) for im in images])
+    from visionbench.adapters.pixels import normalize_tensor
+    from visionbench.contracts import ModelSpec
+    from visionbench.registry import build_adapter
+
+    images, _ = scene_arrays("test", 2)
+    adapter = build_adapter(ModelSpec.create("zoo:shapes-unet"), "segmentation")
+    transform = adapter.transform()
+    pre = get_entry("shapes-unet").preprocess
+    x01 = torch.stack([transform(Image.fromarray(im)) for im in images])
+    expected = normalize_tensor(x01, pre["mean"], pre["std"])  # the forward normalises the worker's pixels
     got = to_model_input(images, get_entry("shapes-unet").preprocess)
     assert torch.allclose(got, expected, atol=1e-6)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from visionbench.adapters.base import file_fingerprint
+from visionbench.adapters.pixels import file_digest
 from visionbench.errors import ModelError
 
 
@@ -75,7 +75,7 @@ class OnnxModel:
         return torch.from_numpy(np.asarray(out, dtype=np.float32))
 
     def fingerprint(self) -> str:
-        return file_fingerprint(self.path)
+        return file_digest(self.path)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -109,6 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--host", default="127.0.0.1")
     board.add_argument("--port", type=int, default=8501)
 
+    rescore = sub.add_parser(
+        "rescore", help="recompute a run's metrics from its stored state (no model, no images)"
+    )
+    rescore.add_argument("run_dir", help="a run folder (the one holding record.json)")
+    rescore.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout")
+    rescore.add_argument(
+        "--log", action="store_true", help="also write a new run folder beside it and log it to MLflow"
+    )
+    rescore.add_argument("--tracking-uri", default=None)
+    rescore.add_argument("--no-track", action="store_true", help="with --log: write the folder, skip MLflow")
+
     sync = sub.add_parser("sync", help="log run folders whose MLflow logging is pending")
     sync.add_argument("--output", default=DEFAULT_OUTPUT)
     sync.add_argument("--tracking-uri", default=None)
@@ -145,6 +156,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from visionbench.leaderboard.server import serve
 
         return serve(source=args.source, host=args.host, port=args.port)
+    if args.command == "rescore":
+        return _cmd_rescore(args)
     if args.command == "sync":
         from visionbench.harness.tracking import sync
 
@@ -189,6 +202,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 workers=args.workers,
             )
             record = outcome.record
+            if record is None:  # a rank other than 0 of a torchrun job: rank 0 reports
+                continue
             outputs.append(
                 {
                     "task": record["task"]["id"],
@@ -201,8 +216,64 @@ def _cmd_run(args: argparse.Namespace) -> int:
             )
             if not args.json and not args.quiet:
                 _print_run(record, outcome.directory)
-    if args.json:
+    if args.json and outputs:
         _emit_json(outputs[0] if len(outputs) == 1 else {"runs": outputs})
+    return 0
+
+
+def _cmd_rescore(args: argparse.Namespace) -> int:
+    from visionbench.harness.rescore import rescore, rescored_record
+
+    run_dir = Path(args.run_dir)
+    record, task, result = rescore(run_dir)
+    out: dict[str, Any] = {
+        "task": record["task"]["id"],
+        "model": record["model"]["spec"],
+        "run": str(run_dir),
+        "metrics": result.metrics,
+    }
+    if args.log:
+        from visionbench.harness.runner import publish
+        from visionbench.harness.store import StateStore, resolve_store
+
+        new = rescored_record(record, task, result, run_dir)
+        output = run_dir.parents[2]
+        store: StateStore = resolve_store(run_dir, record)
+        precision = record["environment"]["precision"]
+        directory = publish(
+            new,
+            result,
+            output,
+            record["task"]["id"],
+            record["model"]["spec"],
+            precision,
+            store,
+            track=not args.no_track,
+        )
+        if args.no_track:
+            new["tracking"] = {
+                "uri": None,
+                "experiment": None,
+                "run_id": None,
+                "status": "disabled",
+                "error": None,
+            }
+            from visionbench.harness.record import write_record
+
+            write_record(new, directory)
+        else:
+            from visionbench.harness.tracking import log_record
+
+            log_record(new, directory, args.tracking_uri)
+        out["record"] = str(directory / "record.json")
+        out["tracking"] = new.get("tracking")
+    if args.json:
+        _emit_json(out)
+    else:
+        for key, value in result.metrics.items():
+            print(f"{key:28s} {value:.6f}" if value is not None and value == value else f"{key:28s} -")
+        if args.log:
+            print(f"  -> {out['record']}")
     return 0
 
 

@@ -1,7 +1,10 @@
-"""The versioned results record: building, writing, reading and validating it.
+"""The versioned results record: the one module that builds, validates, writes and maps it.
 
-One record per (model, task) run. It is the single source for MLflow logging,
-the ``results/`` tree and the leaderboard's static mode.
+One record per (model, task) run. It is the single source for MLflow logging (tags, params and
+metrics come from :data:`FIELDS` and :func:`to_mlflow`), for reading runs back from MLflow
+(:func:`row_from_run`), for the ``results/`` tree and for the leaderboard's rows
+(:func:`row_from_record`). Schema 2 adds the content identity, the state reference and the
+bootstrap settings; schema 1 records stay readable (the new sections are optional).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 from visionbench.errors import DataError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RECORD_FILE = "record.json"
 PREDICTIONS_FILE = "predictions.parquet"
 
@@ -55,16 +58,16 @@ def validate(record: dict[str, Any], *, source: str = "record") -> None:
 
 
 def run_dir(output: Path, task_id: str, model_spec: str, precision: str = "fp32") -> Path:
+    """The folder that holds every run of one model on one task (each run in its own sub-folder)."""
     name = slug(model_spec) + ("" if precision == "fp32" else f"@{precision}")
     return output / slug(task_id) / name
 
 
 def write_record(record: dict[str, Any], directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
+    from visionbench.harness.store import atomic_write_text
+
     path = directory / RECORD_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(clean(record), indent=2, sort_keys=False) + "\n")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(clean(record), indent=2, sort_keys=False) + "\n")
     return path
 
 
@@ -95,3 +98,179 @@ def write_predictions(per_sample: dict[str, list[Any]], path: Path) -> Path:
     frame = pd.DataFrame(per_sample)
     frame.to_parquet(path, index=False)
     return path
+
+
+def build_record(
+    *,
+    run: Any,
+    adapter: Any,
+    task: Any,
+    result: Any,
+    efficiency: dict[str, float],
+    environment: dict[str, Any],
+    code: dict[str, Any],
+    suite: str,
+    total: int,
+    identity: dict[str, Any] | None = None,
+    state: dict[str, Any] | None = None,
+    statistics: dict[str, Any] | None = None,
+    distributed: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The record of one run (schema 2), before validation and tracking."""
+    import datetime as dt
+
+    described = adapter.describe()
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "run_fingerprint": identity["run"] if identity else run.fingerprint,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "suite": suite,
+        "model": {
+            "spec": run.model.spec,
+            "family": adapter.family,
+            "name": described.get("name", run.model.spec),
+            "fingerprint": adapter.fingerprint(),
+            "weights": run.model.weights,
+            "preprocess": described.get("preprocess", {}),
+            "params_m": efficiency["params_m"],
+            "licence": adapter.licence(),
+            "source": described.get("source"),
+            "options": dict(run.model.options),
+            "label_map": dict(run.model.label_map) or None,
+        },
+        "task": {
+            "id": run.task.id,
+            "kind": task.kind,
+            "version": task.version,
+            "metric_version": task.metric_version,
+            "dataset": task.dataset.name,
+            "dataset_fingerprint": task.dataset.fingerprint(),
+            "num_samples": total,
+            "limit": run.limit,
+            "classes": list(task.dataset.classes),
+        },
+        "code": code,
+        "environment": environment,
+        "metrics": result.metrics,
+        "efficiency": efficiency,
+        "per_class": result.per_class,
+        "artifacts": {"predictions": PREDICTIONS_FILE},
+    }
+    for key, value in (
+        ("identity", identity),
+        ("state", state),
+        ("statistics", statistics),
+        ("distributed", distributed),
+    ):
+        if value is not None:
+            record[key] = value
+    return record
+
+
+# One mapping between the record, MLflow tags and leaderboard columns:
+# (leaderboard column, MLflow tag or None, how to read it from a record).
+FIELDS: tuple[tuple[str, str | None, Any], ...] = (
+    ("model", "vb.model", lambda r: r["model"]["spec"]),
+    ("model_name", "vb.model_name", lambda r: r["model"]["name"]),
+    ("family", "vb.family", lambda r: r["model"]["family"]),
+    ("licence", "vb.licence", lambda r: r["model"]["licence"]),
+    ("model_fingerprint", "vb.model_fingerprint", lambda r: r["model"].get("fingerprint", "")),
+    ("task", "vb.task", lambda r: r["task"]["id"]),
+    ("kind", "vb.kind", lambda r: r["task"]["kind"]),
+    ("task_version", "vb.task_version", lambda r: r["task"].get("version", "")),
+    ("dataset", "vb.dataset", lambda r: r["task"]["dataset"]),
+    ("dataset_fingerprint", "vb.dataset_fingerprint", lambda r: r["task"].get("dataset_fingerprint", "")),
+    ("run_fingerprint", "vb.run_fingerprint", lambda r: r.get("run_fingerprint", "")),
+    (
+        "prediction_identity",
+        "vb.prediction_identity",
+        lambda r: (r.get("identity") or {}).get("prediction", ""),
+    ),
+    ("schema_version", "vb.schema_version", lambda r: str(r["schema_version"])),
+    ("code_version", "vb.code_version", lambda r: r["code"].get("version", "")),
+    ("git_sha", "vb.git_sha", lambda r: r["code"].get("git_sha") or ""),
+    ("hardware", "vb.hardware", lambda r: r["environment"].get("hardware", "")),
+    ("device", "vb.device", lambda r: r["environment"].get("device", "")),
+    ("precision", "vb.precision", lambda r: r["environment"].get("precision", "")),
+    ("suite", "vb.suite", lambda r: r.get("suite", "")),
+)
+# MLflow params: (param name, how to read it from a record); num_samples and batch_size feed rows too.
+PARAMS: tuple[tuple[str, Any], ...] = (
+    ("model.spec", lambda r: r["model"]["spec"]),
+    ("model.weights", lambda r: r["model"].get("weights") or ""),
+    ("model.preprocess", lambda r: json.dumps(r["model"].get("preprocess", {}), sort_keys=True)),
+    ("model.options", lambda r: json.dumps(r["model"].get("options", {}), sort_keys=True)),
+    ("task.id", lambda r: r["task"]["id"]),
+    ("task.version", lambda r: r["task"]["version"]),
+    ("task.num_samples", lambda r: r["task"]["num_samples"]),
+    ("task.limit", lambda r: r["task"].get("limit") if r["task"].get("limit") is not None else ""),
+    ("env.batch_size", lambda r: r["environment"]["batch_size"]),
+    ("env.precision", lambda r: r["environment"]["precision"]),
+    ("env.device", lambda r: r["environment"]["device"]),
+    ("env.torch", lambda r: r["environment"]["torch"]),
+)
+
+
+def metric_values(record: dict[str, Any]) -> dict[str, float]:
+    """Every numeric metric and efficiency figure of a record (what MLflow stores as metrics)."""
+    out = {}
+    for section in ("metrics", "efficiency"):
+        for key, value in record[section].items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[key] = float(value)
+    return out
+
+
+def to_mlflow(record: dict[str, Any]) -> tuple[dict[str, str], dict[str, str], dict[str, float]]:
+    """``(tags, params, metrics)`` of the MLflow run that stores ``record``."""
+    tags = {tag: str(get(record)) for _, tag, get in FIELDS if tag}
+    tags["mlflow.runName"] = f"{record['model']['name']} @ {record['task']['id']}"
+    params = {name: str(get(record))[:6000] for name, get in PARAMS}
+    return tags, params, metric_values(record)
+
+
+def row_from_record(record: dict[str, Any], path: Path) -> dict[str, Any]:
+    """One leaderboard summary row from a record on disk (static mode)."""
+    import pandas as pd
+
+    row: dict[str, Any] = {column: get(record) for column, _, get in FIELDS}
+    tracking = record.get("tracking") or {}
+    row.update(
+        num_samples=record["task"].get("num_samples"),
+        batch_size=record["environment"].get("batch_size"),
+        created=pd.Timestamp(record["created_at"]),
+        run_id=tracking.get("run_id"),
+        artifact_uri=None,
+        record_path=str(path),
+        end_time=0,
+    )
+    row.update({k: v for k, v in metric_values(record).items() if k not in row})
+    return row
+
+
+def row_from_run(run: Any, experiment: str = "") -> dict[str, Any]:
+    """One leaderboard summary row read back from an MLflow run that :func:`to_mlflow` wrote."""
+    import pandas as pd
+
+    tags, params, info = run.data.tags, run.data.params, run.info
+    row: dict[str, Any] = {column: tags.get(tag, "") if tag else "" for column, tag, _ in FIELDS}
+    row["model_name"] = row["model_name"] or row["model"]
+    row["suite"] = row["suite"] or experiment
+    row.update(
+        num_samples=_int(params.get("task.num_samples")),
+        batch_size=_int(params.get("env.batch_size")),
+        created=pd.Timestamp(info.start_time, unit="ms", tz="UTC"),
+        run_id=info.run_id,
+        artifact_uri=info.artifact_uri,
+        record_path=None,
+        end_time=int(info.end_time or 0),
+    )
+    row.update({k: v for k, v in run.data.metrics.items() if k not in row})
+    return row
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -6,13 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-HEADLINE = {
-    "classification": "top1",
-    "detection": "map",
-    "segmentation": "miou",
-    "captioning": "cider",
-    "robustness": "clean_top1",
-}
+from visionbench.declarations import headline_key
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -23,7 +17,7 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 def headline_line(record: dict[str, Any]) -> str:
     kind = record["task"]["kind"]
-    key = HEADLINE.get(kind, "")
+    key = headline_key(kind)
     metrics, eff = record["metrics"], record["efficiency"]
     ci = ""
     if metrics.get(f"{key}_ci_low") is not None:
@@ -42,7 +36,7 @@ def ranked_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """
     if not records:
         return []
-    key = HEADLINE.get(records[0]["task"]["kind"], "")
+    key = headline_key(records[0]["task"]["kind"])
     ordered = sorted(
         records, key=lambda r: -(r["metrics"].get(key) if r["metrics"].get(key) is not None else -math.inf)
     )
@@ -93,7 +87,7 @@ def print_leaderboard(records: list[dict[str, Any]]) -> None:
 
 
 def list_everything(what: str, output: Path) -> None:
-    from visionbench.registry import adapter_families, dataset_sources
+    from visionbench.registry import adapter_table, dataset_sources
 
     if what in ("all", "tasks"):
         print("tasks (kind:source[:path]):")
@@ -101,9 +95,9 @@ def list_everything(what: str, output: Path) -> None:
             for source, help_text in sources:
                 print(f"  {kind}:{source:16s} {help_text}")
     if what in ("all", "adapters"):
-        print("adapters (family:target):")
-        for family in adapter_families():
-            print(f"  {family}")
+        print("adapters (family:target; family x task kind, and where each comes from):")
+        for family, kind, origin in adapter_table():
+            print(f"  {family:12s} {kind:15s} {origin}")
     if what in ("all", "zoo"):
         from visionbench.zoo.catalog import ZOO
 

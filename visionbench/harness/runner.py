@@ -7,7 +7,6 @@ score. It owns only batching, device/precision, timing and bookkeeping.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import sys
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from visionbench.harness import timing
 from visionbench.harness.environment import check_precision, code_version, environment, select_device
 from visionbench.harness.record import (
     PREDICTIONS_FILE,
-    SCHEMA_VERSION,
+    clean,
     run_dir,
     validate,
     write_predictions,
@@ -32,9 +31,11 @@ from visionbench.harness.statistics import bootstrap_intervals
 
 @dataclass
 class RunOutcome:
-    record: dict[str, Any]
-    directory: Path
-    result: TaskResult
+    """What a run produced; on ranks other than 0 of a distributed run only ``record`` is None."""
+
+    record: dict[str, Any] | None
+    directory: Path | None
+    result: TaskResult | None
 
 
 def build_dataset(spec: TaskSpec) -> Dataset:
@@ -50,21 +51,22 @@ def build_task(spec: TaskSpec, dataset: Dataset | None = None) -> Task:
 
 
 def build_adapter(run: RunSpec, kind: str) -> Adapter:
-    from visionbench.registry import adapter_class
+    from visionbench.registry import build_adapter as build
 
-    return adapter_class(run.model.family, kind)(run.model)
+    return build(run.model, kind)
 
 
 class _LoaderView:
     """Decodes and transforms samples inside DataLoader workers; errors travel back as messages."""
 
-    def __init__(self, dataset: Dataset, transform: Any, length: int) -> None:
-        self.dataset, self.transform, self.length = dataset, transform, length
+    def __init__(self, dataset: Dataset, transform: Any, positions: list[int]) -> None:
+        self.dataset, self.transform, self.positions = dataset, transform, positions
 
     def __len__(self) -> int:
-        return self.length
+        return len(self.positions)
 
-    def __getitem__(self, index: int) -> tuple:
+    def __getitem__(self, item: int) -> tuple:
+        index = self.positions[item]
         try:
             sample = self.dataset.load(index)
             width, height = sample.image.size
@@ -135,23 +137,161 @@ def execute(
     quiet: bool = False,
     bootstrap_reps: int = 1000,
     workers: int | None = None,
+    adapter: Adapter | None = None,
+    dataset: Dataset | None = None,
 ) -> RunOutcome:
-    """Evaluate ``run.model`` on ``run.task``, write the run folder under ``output`` and log it."""
+    """Evaluate ``run.model`` on ``run.task``, write the run folder under ``output`` and log it.
+
+    ``adapter`` and ``dataset`` replace the ones the specs would build (the Python API passes
+    in-memory models and datasets this way). Under torchrun every rank calls this; rank 0 alone
+    writes the record and logs it.
+    """
     import torch
 
-    device = select_device(run.device)
-    precision = check_precision(run.precision, device)
-    torch.manual_seed(run.seed)
-    task = build_task(run.task)
-    dataset = task.dataset
-    adapter = build_adapter(run, task.kind)
-    adapter.prepare(task.info(), device=device, precision=precision)
-    total = len(dataset) if run.limit is None else min(run.limit, len(dataset))
-    if total == 0:
-        raise DataError(f"dataset {dataset.name} has no samples to evaluate")
-    num_workers = default_workers(dataset, workers)
+    from visionbench.harness import distributed as dist_mod
+    from visionbench.harness.identity import (
+        identities,
+        library_versions,
+        prediction_components,
+        subset_description,
+    )
+    from visionbench.harness.store import ChunkWriter, StateStore
+
+    dist = dist_mod.from_environment(select_device(run.device))
+    try:
+        device = dist.device(select_device(run.device))
+        precision = check_precision(run.precision, device)
+        torch.manual_seed(run.seed)
+        task = build_task(run.task, dataset)
+        adapter = adapter if adapter is not None else build_adapter(run, task.kind)
+        adapter.prepare(task.info(), device=device, precision=precision)
+        total = len(task.dataset) if run.limit is None else min(run.limit, len(task.dataset))
+        if total == 0:
+            raise DataError(f"dataset {task.dataset.name} has no samples to evaluate")
+        statistics = {"bootstrap_reps": int(bootstrap_reps), "seed": int(run.seed)}
+        identity = identities(
+            prediction_components(
+                model_digest=adapter.fingerprint(),
+                model_options=dict(run.model.options),
+                preprocess=adapter.describe().get("preprocess", {}),
+                label_map=dict(run.model.label_map) or None,
+                dataset_fingerprint=task.dataset.fingerprint(),
+                subset=subset_description(total, run.limit),
+                task_kind=task.kind,
+                task_options=dict(run.task.options),
+                task_version=task.version,
+                precision=precision,
+                device=device,
+            ),
+            metric_version=task.metric_version,
+            bootstrap=statistics,
+        )
+        store = StateStore.for_identity(output, identity["prediction"])
+        if dist.is_main:
+            store.write_meta(state_meta(run, task, total, identity))
+        dist.barrier()
+        positions = dist.shard(total)
+        num_workers = default_workers(task.dataset, workers)
+        dist.barrier()
+        started = dist_mod.now()
+        meter, first_input = _predict_all(
+            run,
+            task,
+            adapter,
+            positions,
+            device,
+            precision,
+            num_workers,
+            ChunkWriter(store, tag=f"r{dist.rank}" if dist.enabled else ""),
+            quiet,
+        )
+        rank_figures = {"rank": dist.rank, "images": len(positions), **meter.summary()}
+        rank_figures["wall_s"] = dist_mod.now() - started
+        gathered = dist.gather((rank_figures, dist_mod.table_bytes(task.state.table())))
+        dist.barrier()
+        wall_s = dist_mod.now() - started
+        if not dist.is_main:
+            return RunOutcome(None, None, None)
+        distributed = None
+        if dist.enabled:
+            tables = [dist_mod.table_from_bytes(blob) for _, blob in gathered[1:]]
+            task.state.extend(tables)
+            _complete_store(store, task.state)
+            distributed = {
+                "world_size": dist.world_size,
+                "backend": dist.backend,
+                **dist_mod.throughput([figures for figures, _ in gathered], wall_s),
+            }
+        result = task.compute()
+        intervals = bootstrap_intervals(
+            task.num_updated(), task.bootstrap_metrics, reps=bootstrap_reps, seed=run.seed
+        )
+        for key, (low, high) in intervals.items():
+            result.metrics[f"{key}_ci_low"], result.metrics[f"{key}_ci_high"] = low, high
+        efficiency = {
+            **meter.summary(),
+            "peak_mem_mb": timing.peak_memory_mb(device),
+            "params_m": timing.count_params_m(adapter.module),
+            "gflops": _gflops(adapter, first_input),
+        }
+        if distributed is not None:
+            efficiency["throughput_ips"] = distributed["throughput_ips"]
+        env = environment(device, run.precision, run.batch_size, num_workers)
+        env["libraries"] = library_versions()
+        from visionbench.harness.record import build_record
+
+        record = build_record(
+            run=run,
+            adapter=adapter,
+            task=task,
+            result=result,
+            efficiency=efficiency,
+            environment=env,
+            code=code_version(),
+            suite=suite,
+            total=total,
+            identity=identity,
+            state={"path": "", "identity": identity["prediction"], "num_samples": total},
+            statistics=statistics,
+            distributed=distributed,
+        )
+        directory = publish(
+            record, result, output, run.task.id, run.model.spec, precision, store, track=track
+        )
+        if track:
+            from visionbench.harness.tracking import log_record
+
+            log_record(record, directory, tracking_uri)
+        else:
+            record["tracking"] = {
+                "uri": None,
+                "experiment": None,
+                "run_id": None,
+                "status": "disabled",
+                "error": None,
+            }
+            write_record(record, directory)
+        return RunOutcome(record, directory, result)
+    finally:
+        dist.close()
+
+
+def _predict_all(
+    run: RunSpec,
+    task: Task,
+    adapter: Adapter,
+    positions: list[int],
+    device: str,
+    precision: str,
+    num_workers: int,
+    writer: Any,
+    quiet: bool,
+) -> tuple[timing.ThroughputMeter, Any]:
+    """Predict every sample position, fold the predictions into the task state and the store."""
+    import torch
+
     loader = torch.utils.data.DataLoader(
-        _LoaderView(dataset, adapter.transform(), total),
+        _LoaderView(task.dataset, adapter.transform(), positions),
         batch_size=run.batch_size,
         shuffle=False,
         num_workers=num_workers,
@@ -162,7 +302,7 @@ def execute(
     meter = timing.ThroughputMeter(device)
     timing.reset_peak_memory(device)
     show = not quiet and sys.stderr.isatty()
-    progress = _progress(total, f"{adapter.spec.spec} on {run.task.id}", show)
+    progress = _progress(len(positions), f"{adapter.spec.spec} on {run.task.id}", show)
     first_input = None
     try:
         with torch.inference_mode():
@@ -174,55 +314,111 @@ def execute(
                 with _autocast(device, precision):
                     predictions = meter.time_call(lambda m=metas, x=inputs: adapter.predict(x, m), len(metas))
                 try:
-                    task.update([m.index for m in metas], predictions, targets, [m.sample_id for m in metas])
+                    rows = task.update(
+                        [m.index for m in metas], predictions, targets, [m.sample_id for m in metas]
+                    )
                 except VisionbenchError as exc:
                     if adapter.spec.spec in str(exc):
                         raise
                     raise type(exc)(f"predictions of '{adapter.spec.spec}': {exc}") from None
+                writer.add(rows)
                 if progress is not None:
                     progress.advance(progress.task_ids[0], len(metas))
+        writer.flush()
     finally:
         if progress is not None:
             progress.stop()
-    result = task.compute()
-    intervals = bootstrap_intervals(
-        task.num_updated(), task.bootstrap_metrics, reps=bootstrap_reps, seed=run.seed
-    )
-    for key, (low, high) in intervals.items():
-        result.metrics[f"{key}_ci_low"], result.metrics[f"{key}_ci_high"] = low, high
-    efficiency = {
-        **meter.summary(),
-        "peak_mem_mb": timing.peak_memory_mb(device),
-        "params_m": timing.count_params_m(adapter.module),
-        "gflops": _gflops(adapter, first_input),
-    }
-    record = build_record(
-        run,
-        adapter,
-        task,
-        result,
-        efficiency,
-        device=device,
-        num_workers=num_workers,
-        suite=suite,
-        total=total,
-    )
-    directory = run_dir(output, run.task.id, run.model.spec, precision)
-    write_outputs(record, result, directory)
-    if track:
-        from visionbench.harness.tracking import log_record
+    return meter, first_input
 
-        log_record(record, directory, tracking_uri)
-    else:
-        record["tracking"] = {
-            "uri": None,
-            "experiment": None,
-            "run_id": None,
-            "status": "disabled",
-            "error": None,
+
+def _complete_store(store: Any, state: Any) -> None:
+    """Append the gathered rows that the store does not show (ranks that wrote to other nodes' disks)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    seen = [table.column("index").to_numpy() for table in store.read()]
+    have = np.concatenate(seen) if seen else np.zeros(0, dtype=np.int64)
+    missing = np.setdiff1d(state.indices(), have)
+    if missing.size:
+        table = state.table()
+        store.append(table.filter(pc.is_in(table.column("index"), value_set=pa.array(missing))), "gathered")
+
+
+def state_meta(run: RunSpec, task: Task, total: int, identity: dict[str, Any]) -> dict[str, Any]:
+    """What a state store holds: enough to rebuild the task without the dataset (``rescore``)."""
+    dataset = task.dataset
+    return clean(
+        {
+            "identity": identity["prediction"],
+            "components": {k: v for k, v in identity["components"].items() if k in _PREDICTION_KEYS},
+            "task": {
+                "kind": run.task.kind,
+                "source": run.task.source,
+                "path": run.task.path,
+                "options": dict(run.task.options),
+                "version": task.version,
+            },
+            "dataset": {
+                "name": dataset.name,
+                "kind": dataset.kind or task.kind,
+                "classes": [str(c) for c in dataset.classes],
+                "fingerprint": dataset.fingerprint(),
+                "num_samples": total,
+                "category_ids": list(getattr(dataset, "category_ids", ()) or ()),
+                "categories": list(getattr(dataset, "categories", ()) or ()),
+                "ignore_index": getattr(dataset, "ignore_index", None),
+            },
         }
-        write_record(record, directory)
-    return RunOutcome(record, directory, result)
+    )
+
+
+_PREDICTION_KEYS = (
+    "model_digest",
+    "model_options",
+    "preprocess",
+    "label_map",
+    "dataset_fingerprint",
+    "subset",
+    "task_kind",
+    "task_options",
+    "task_version",
+    "precision",
+    "device_type",
+)
+
+
+def publish(
+    record: dict[str, Any],
+    result: TaskResult,
+    output: Path,
+    task_id: str,
+    model_spec: str,
+    precision: str,
+    store: Any,
+    *,
+    track: bool = True,
+) -> Path:
+    """Write the run folder complete (staged, then renamed into place) and point the index at it.
+
+    A run to be logged is published with its pending-sync marker, so a process killed before or
+    while logging leaves a folder that ``visionbench sync`` finds.
+    """
+    import os
+
+    from visionbench.harness.store import index_key, run_folder_name, staged_run_folder, update_index
+
+    final = run_dir(output, task_id, model_spec, precision) / run_folder_name(record["run_fingerprint"])
+    record["state"]["path"] = os.path.relpath(store.directory, final)
+    record["tracking"] = {"uri": None, "experiment": None, "run_id": None, "status": "pending", "error": None}
+    with staged_run_folder(output, final) as staging:
+        write_outputs(record, result, staging)
+        if track:
+            from visionbench.harness.tracking import PENDING_MARKER
+
+            (staging / PENDING_MARKER).write_text("\n")
+    update_index(output, index_key(task_id, model_spec, precision), final)
+    return final
 
 
 def _gflops(adapter: Adapter, batch: Any) -> float:
@@ -233,55 +429,6 @@ def _gflops(adapter: Adapter, batch: Any) -> float:
     return timing.gflops_per_image(adapter.module, batch[:1].to(adapter.device))
 
 
-def build_record(
-    run: RunSpec,
-    adapter: Adapter,
-    task: Task,
-    result: TaskResult,
-    efficiency: dict[str, float],
-    *,
-    device: str,
-    num_workers: int,
-    suite: str,
-    total: int,
-) -> dict[str, Any]:
-    described = adapter.describe()
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run_fingerprint": run.fingerprint,
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "suite": suite,
-        "model": {
-            "spec": run.model.spec,
-            "family": adapter.family,
-            "name": described.get("name", run.model.spec),
-            "fingerprint": adapter.fingerprint(),
-            "weights": run.model.weights,
-            "preprocess": described.get("preprocess", {}),
-            "params_m": efficiency["params_m"],
-            "licence": adapter.licence(),
-            "options": dict(run.model.options),
-            "label_map": dict(run.model.label_map) or None,
-        },
-        "task": {
-            "id": run.task.id,
-            "kind": task.kind,
-            "version": task.version,
-            "dataset": task.dataset.name,
-            "dataset_fingerprint": task.dataset.fingerprint(),
-            "num_samples": total,
-            "limit": run.limit,
-            "classes": list(task.dataset.classes),
-        },
-        "code": code_version(),
-        "environment": environment(device, run.precision, run.batch_size, num_workers),
-        "metrics": result.metrics,
-        "efficiency": efficiency,
-        "per_class": result.per_class,
-        "artifacts": {"predictions": PREDICTIONS_FILE},
-    }
-
-
 def write_outputs(record: dict[str, Any], result: TaskResult, directory: Path) -> None:
     """Predictions, artifacts and the record (validated) into the run folder."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -289,8 +436,6 @@ def write_outputs(record: dict[str, Any], result: TaskResult, directory: Path) -
     for name, writer in result.artifacts.items():
         writer(directory / name)
         record["artifacts"][Path(name).stem + Path(name).suffix.replace(".", "_")] = name
-    from visionbench.harness.record import clean
-
     cleaned = clean(record)
     validate(cleaned, source=str(directory))
     record.clear()

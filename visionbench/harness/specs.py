@@ -63,10 +63,15 @@ def parse_task_spec(text: str, options: dict[str, Any] | None = None) -> TaskSpe
     return TaskSpec(parts[0], parts[1], parts[2] if len(parts) == 3 else None, tuple(sorted(query.items())))
 
 
-def load_label_map(value: str | dict[str, str] | None) -> dict[str, str] | None:
-    """A label map from a dict, a JSON/YAML file, or inline ``dataset_class=model_class,...``."""
+def load_label_map(value: str | dict[str, Any] | None) -> dict[str, str] | None:
+    """A label map from a dict, a JSON/YAML file, or inline ``dataset_class=model_class,...``.
+
+    Several model classes may feed one dataset class (many-to-one): inline as
+    ``face=FACE_MALE|FACE_FEMALE``, in a file or dict as a list value. Each entry becomes
+    one string with the model classes joined by ``|``.
+    """
     if value is None or isinstance(value, dict):
-        return {str(k): str(v) for k, v in value.items()} if value else None
+        return {str(k): _label_targets(v, k) for k, v in value.items()} if value else None
     path = Path(value)
     if path.suffix.lower() in (".json", ".yaml", ".yml"):
         if not path.is_file():
@@ -81,14 +86,23 @@ def load_label_map(value: str | dict[str, str] | None) -> dict[str, str] | None:
             raise ConfigError(f"label map {path} is not valid: {exc}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"label map {path} must be a mapping dataset_class -> model class")
-        return {str(k): str(v) for k, v in data.items()}
+        return {str(k): _label_targets(v, k) for k, v in data.items()}
     pairs = {}
     for part in filter(None, value.split(",")):
         key, eq, target = part.partition("=")
         if not eq:
             raise ConfigError(f"label map entry '{part}' must be dataset_class=model_class")
-        pairs[key.strip()] = target.strip()
+        pairs[key.strip()] = _label_targets(target, key.strip())
     return pairs
+
+
+def _label_targets(value: Any, key: Any) -> str:
+    """One label-map value (a name, an index, ``a|b`` or a list) -> ``"a|b"``."""
+    from visionbench.contracts import LABEL_ALTERNATIVES, label_targets
+
+    if value is None or not str(value).strip():
+        raise ConfigError(f"label map entry for '{key}' names no model class")
+    return LABEL_ALTERNATIVES.join(label_targets(value))
 
 
 def parse_key_values(items: list[str] | None, *, option: str) -> dict[str, Any]:

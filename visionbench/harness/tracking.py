@@ -7,12 +7,11 @@ store cannot be reached the run still completes: the record stays on disk marked
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from visionbench.harness.record import write_record
+from visionbench.harness.record import to_mlflow, write_record
 
 DEFAULT_DB = "mlflow.db"
 PENDING_MARKER = "PENDING_SYNC"
@@ -32,60 +31,6 @@ def artifact_root(uri: str) -> str | None:
         db = Path(uri[len("sqlite:///") :])
         return (db.parent / "mlartifacts").resolve().as_uri()
     return None
-
-
-def tags_for(record: dict[str, Any]) -> dict[str, str]:
-    model, task, env, code = record["model"], record["task"], record["environment"], record["code"]
-    tags = {
-        "vb.model": model["spec"],
-        "vb.model_name": model["name"],
-        "vb.family": model["family"],
-        "vb.licence": model["licence"],
-        "vb.model_fingerprint": model["fingerprint"],
-        "vb.task": task["id"],
-        "vb.kind": task["kind"],
-        "vb.task_version": task["version"],
-        "vb.dataset": task["dataset"],
-        "vb.dataset_fingerprint": task["dataset_fingerprint"],
-        "vb.run_fingerprint": record["run_fingerprint"],
-        "vb.schema_version": str(record["schema_version"]),
-        "vb.code_version": code["version"],
-        "vb.git_sha": code.get("git_sha") or "",
-        "vb.hardware": env["hardware"],
-        "vb.device": env["device"],
-        "vb.precision": env["precision"],
-        "vb.suite": record["suite"],
-        "mlflow.runName": f"{model['name']} @ {task['id']}",
-    }
-    return {k: str(v) for k, v in tags.items()}
-
-
-def params_for(record: dict[str, Any]) -> dict[str, str]:
-    model, task, env = record["model"], record["task"], record["environment"]
-    params = {
-        "model.spec": model["spec"],
-        "model.weights": model.get("weights") or "",
-        "model.preprocess": json.dumps(model.get("preprocess", {}), sort_keys=True),
-        "model.options": json.dumps(model.get("options", {}), sort_keys=True),
-        "task.id": task["id"],
-        "task.version": task["version"],
-        "task.num_samples": task["num_samples"],
-        "task.limit": task.get("limit") if task.get("limit") is not None else "",
-        "env.batch_size": env["batch_size"],
-        "env.precision": env["precision"],
-        "env.device": env["device"],
-        "env.torch": env["torch"],
-    }
-    return {k: str(v)[:6000] for k, v in params.items()}
-
-
-def metrics_for(record: dict[str, Any]) -> dict[str, float]:
-    out = {}
-    for section in ("metrics", "efficiency"):
-        for key, value in record[section].items():
-            if isinstance(value, (int, float)):
-                out[key] = float(value)
-    return out
 
 
 def log_record(record: dict[str, Any], directory: Path, tracking_uri: str | None = None) -> dict[str, Any]:
@@ -149,15 +94,15 @@ def _log(record: dict[str, Any], directory: Path, uri: str, suite: str) -> str:
         experiment_id = client.create_experiment(suite, artifact_location=artifact_root(uri))
     else:
         experiment_id = experiment.experiment_id
-    tags = tags_for(record)
+    tags, params_map, metrics_map = to_mlflow(record)
     run = client.create_run(experiment_id, tags=tags, run_name=tags["mlflow.runName"])
     run_id = run.info.run_id
     try:
         import time
 
         now = int(time.time() * 1000)
-        metrics = [Metric(k, v, now, 0) for k, v in metrics_for(record).items()]
-        params = [Param(k, v) for k, v in params_for(record).items()]
+        metrics = [Metric(k, v, now, 0) for k, v in metrics_map.items()]
+        params = [Param(k, v) for k, v in params_map.items()]
         for start in range(0, max(len(metrics), 1), 900):
             client.log_batch(
                 run_id, metrics=metrics[start : start + 900], params=params if start == 0 else []

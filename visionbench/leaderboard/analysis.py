@@ -9,12 +9,13 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from visionbench.harness.report import HEADLINE, ranked_rows
+from visionbench.declarations import DECLARATIONS, headline_key
+from visionbench.harness.report import ranked_rows
 
 if TYPE_CHECKING:
     import pandas as pd
 
-PER_CLASS_PREFIXES = ("f1/", "ap/", "iou/")
+PER_CLASS_PREFIXES = tuple(f"{d.per_class_prefix}/" for d in DECLARATIONS.values() if d.per_class_prefix)
 ROBUST_KEY = re.compile(r"^robust_top1/(?P<attack>[^/]+)/(?P<eps>[^/]+)$")
 CORRUPT_KEY = re.compile(r"^corrupt_top1/(?P<corruption>[^/]+)/(?P<severity>[^/]+)$")
 # Per-sample columns that score how well a sample went (lower = worse), in order of preference.
@@ -48,7 +49,7 @@ def tie_ranks(frame: pd.DataFrame) -> pd.Series:
         frame["headline_ci_high"],
         strict=True,
     ):
-        key = HEADLINE.get(kind, "")
+        key = headline_key(kind)
         metrics = {key: _number(value), f"{key}_ci_low": _number(low), f"{key}_ci_high": _number(high)}
         records.append({"task": {"kind": kind}, "metrics": metrics, "index": index})
     ranks = {row["record"]["index"]: row["rank"] for row in ranked_rows(records)}

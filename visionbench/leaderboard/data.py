@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from visionbench.errors import ConfigError
-from visionbench.harness.report import HEADLINE
+from visionbench.declarations import headline_key
 from visionbench.leaderboard import rows
 
 if TYPE_CHECKING:
@@ -219,7 +219,7 @@ def finish(frame: pd.DataFrame) -> pd.DataFrame:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     for column in metric_columns(frame):
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    keys = frame["kind"].map(lambda kind: HEADLINE.get(kind, "")).astype(object)
+    keys = frame["kind"].map(headline_key).astype(object)
     frame["headline_key"] = keys
     for suffix, column in (
         ("", "headline"),

@@ -14,27 +14,10 @@ import random
 from pathlib import Path
 from typing import Any
 
+from visionbench.declarations import DECLARATIONS, declaration
+
 CLASSES = ("cat", "dog", "bird")
 
-# Metric keys of each kind (ARCHITECTURE.md), headline first.
-KIND_METRICS: dict[str, tuple[str, ...]] = {
-    "classification": ("top1", "top5", "precision_macro", "recall_macro", "f1_macro", "auroc_macro", "ece"),
-    "detection": (
-        "map",
-        "map_50",
-        "map_75",
-        "map_small",
-        "map_medium",
-        "map_large",
-        "mar_1",
-        "mar_10",
-        "mar_100",
-    ),
-    "segmentation": ("miou", "pixel_accuracy", "mean_accuracy", "fwiou"),
-    "captioning": ("cider", "bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "meteor"),
-    "robustness": ("clean_top1", "mce"),
-}
-PER_CLASS_PREFIX = {"classification": "f1", "detection": "ap", "segmentation": "iou"}
 TASK_IDS = {
     "classification": "classification:digits",
     "detection": "detection:shapes",
@@ -74,7 +57,7 @@ def synthetic_record(
     """One valid results record; ``ci=None`` leaves the headline without an interval."""
     rng = random.Random(f"{model}|{kind}|{seed}")
     task_id = task_id or TASK_IDS[kind]
-    keys = KIND_METRICS[kind]
+    keys = declaration(kind).keys
     metrics: dict[str, float | None] = {keys[0]: headline}
     for key in keys[1:]:
         metrics[key] = round(min(1.0, max(0.0, headline + rng.uniform(-0.15, 0.1))), 6)
@@ -98,7 +81,7 @@ def synthetic_record(
                 )
         metrics["mce"] = round(rng.uniform(0.5, 1.2), 6)
     per_class: dict[str, dict[str, Any]] = {}
-    prefix = PER_CLASS_PREFIX.get(kind)
+    prefix = declaration(kind).per_class_prefix or None
     if prefix:
         for cls in classes:
             value = round(min(1.0, max(0.0, headline + rng.uniform(-0.2, 0.1))), 6)
@@ -171,7 +154,7 @@ def synthetic_predictions(record: dict[str, Any], *, seed: int = 0) -> Any:
     rng = np.random.default_rng(seed)
     classes = record["task"]["classes"]
     n = record["task"]["num_samples"]
-    key = KIND_METRICS[record["task"]["kind"]][0]
+    key = declaration(record["task"]["kind"]).headline
     correct = rng.random(n) < float(record["metrics"][key])
     target = rng.integers(0, len(classes), n)
     wrong = (target + rng.integers(1, len(classes), n)) % len(classes)
@@ -212,7 +195,8 @@ def fast_seed(records: list[dict[str, Any]], tracking_uri: str) -> list[str]:
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
 
-    from visionbench.harness.tracking import artifact_root, metrics_for, params_for, tags_for
+    from visionbench.harness.record import to_mlflow
+    from visionbench.harness.tracking import artifact_root
 
     client = MlflowClient(tracking_uri=tracking_uri)
     experiments: dict[str, str] = {}
@@ -227,10 +211,10 @@ def fast_seed(records: list[dict[str, Any]], tracking_uri: str) -> list[str]:
                 if found
                 else client.create_experiment(suite, artifact_location=artifact_root(tracking_uri))
             )
-        tags = tags_for(record)
+        tags, params_map, metrics_map = to_mlflow(record)
         run = client.create_run(experiments[suite], tags=tags, run_name=tags["mlflow.runName"])
-        metrics = [Metric(k, v, now, 0) for k, v in metrics_for(record).items()]
-        params = [Param(k, v) for k, v in params_for(record).items()]
+        metrics = [Metric(k, v, now, 0) for k, v in metrics_map.items()]
+        params = [Param(k, v) for k, v in params_map.items()]
         client.log_batch(
             run.info.run_id, metrics=metrics, params=params, tags=[RunTag("vb.record", "record.json")]
         )
@@ -242,7 +226,7 @@ def fast_seed(records: list[dict[str, Any]], tracking_uri: str) -> list[str]:
 def many_records(n: int, *, seed: int = 0) -> list[dict[str, Any]]:
     """``n`` records spread over all kinds, two hardware types and two precisions (for load tests)."""
     rng = random.Random(seed)
-    kinds = list(KIND_METRICS)
+    kinds = list(DECLARATIONS)
     out = []
     for i in range(n):
         kind = kinds[i % len(kinds)]

@@ -63,58 +63,122 @@ def _csv(path: str | None = None) -> Dataset:
     return csv_manifest(path)
 
 
+# Beyond this many classes a state row keeps the top-k scores and the true class's score instead of
+# the whole score row (ImageNet-22k: 21,843 floats a sample); AUROC and ECE are then absent.
+FULL_SCORE_MAX_CLASSES = 2048
+TOP_K = 10
+
+
 @register_task("classification")
 class ClassificationTask(Task):
     """Top-k accuracy, macro precision/recall/F1, macro AUROC and ECE over ``[N, C]`` scores.
 
-    Keeps one score row per sample (N x C floats: small for classification) so the
-    same statistics feed the bootstrap and the per-sample predictions file.
+    State per sample: the target, the predicted label and the float32 score row (or, for
+    more than ``FULL_SCORE_MAX_CLASSES`` classes, the top-k scores with their columns and
+    the true class's score). A generative classifier may give hard labels only (an
+    integer tensor ``[N]``): top-1 and the macro precision/recall/F1 are then computed
+    and the score-based metrics (top-5, AUROC, ECE) are absent, never invented.
     """
 
     version = "1"
-    headline = ("top1", "f1_macro")
 
     def __init__(self, dataset: Dataset, spec: TaskSpec) -> None:
+        self.num_classes = len(dataset.classes)
+        self.compact = self.num_classes > FULL_SCORE_MAX_CLASSES
         super().__init__(dataset, spec)
-        self._scores: list[np.ndarray] = []
-        self._targets: list[int] = []
-        self._ids: list[str] = []
         self._y_pred: np.ndarray | None = None
         self._y_true: np.ndarray | None = None
 
-    def update(
+    def state_schema(self) -> Any:
+        import pyarrow as pa
+
+        from visionbench.state import base_fields
+
+        fields = [*base_fields(), pa.field("target", pa.int64()), pa.field("label", pa.int64())]
+        if self.compact:
+            k = min(TOP_K, self.num_classes)
+            fields += [
+                pa.field("top_index", pa.list_(pa.int32(), k)),
+                pa.field("top_score", pa.list_(pa.float32(), k)),
+                pa.field("target_score", pa.float32()),
+            ]
+        else:
+            fields.append(pa.field("scores", pa.list_(pa.float32(), self.num_classes)))
+        return pa.schema(fields)
+
+    def encode(
         self, indices: Sequence[int], predictions: Any, targets: Sequence[Any], sample_ids: Sequence[str]
-    ) -> None:
-        import torch
+    ) -> dict[str, Any]:
+        import pyarrow as pa
 
         from visionbench.errors import ModelError
+        from visionbench.state import fixed_rows
 
-        scores = predictions.detach().to("cpu", dtype=torch.float64).numpy()
-        if scores.ndim != 2 or scores.shape[1] != len(self.dataset.classes):
+        values = _as_numpy(predictions)
+        c = self.num_classes
+        target = np.asarray([int(t) for t in targets], dtype=np.int64)
+        columns: dict[str, Any] = {"index": list(indices), "sample_id": list(sample_ids), "target": target}
+        if values.ndim == 1 and values.dtype.kind in "iu":
+            if values.size and (values.min() < 0 or values.max() >= c):
+                bad = int(np.flatnonzero((values < 0) | (values >= c))[0])
+                raise ModelError(
+                    f"hard label {int(values[bad])} of {sample_ids[bad]} is not a class index in [0, {c})"
+                )
+            columns["label"] = values.astype(np.int64)
+            empty = [None] * len(values)
+            if self.compact:
+                columns.update(top_index=empty, top_score=empty, target_score=empty)
+            else:
+                columns["scores"] = pa.nulls(len(values), pa.list_(pa.float32(), c))
+            return columns
+        if values.ndim != 2 or values.shape[1] != c:
             raise ModelError(
-                f"classification predictions must be [N, {len(self.dataset.classes)}] in dataset class order, got {list(scores.shape)}"
+                f"classification predictions must be [N, {c}] in dataset class order, got {list(values.shape)}"
             )
-        self._scores.append(scores)
-        self._targets.extend(int(t) for t in targets)
-        self._ids.extend(sample_ids)
+        scores = values.astype(np.float32)
+        columns["label"] = scores.argmax(axis=1).astype(np.int64)
+        if self.compact:
+            k = min(TOP_K, c)
+            top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+            columns["top_index"] = fixed_rows(top.astype(np.int32), k, pa.int32())
+            columns["top_score"] = fixed_rows(np.take_along_axis(scores, top, axis=1), k, pa.float32())
+            columns["target_score"] = scores[np.arange(len(scores)), target]
+        else:
+            columns["scores"] = fixed_rows(scores, c, pa.float32())
+        return columns
 
-    def num_updated(self) -> int:
-        return len(self._targets)
+    def _scores(self, table: Any) -> np.ndarray | None:
+        """The float64 score rows, or None when any sample has only a hard label (or in compact mode)."""
+        from visionbench.state import rows_of
+
+        if self.compact or table.column("scores").null_count:
+            return None
+        return rows_of(table.column("scores"), self.num_classes).astype(np.float64)
 
     def compute(self) -> TaskResult:
         classes = list(self.dataset.classes)
-        scores = np.concatenate(self._scores) if self._scores else np.zeros((0, len(classes)))
-        y_true = np.asarray(self._targets, dtype=np.int64)
-        metrics, per_class, cm = classification_metrics(y_true, classes, scores=scores)
-        probs = to_probabilities(scores)
-        y_pred = probs.argmax(axis=1)
+        table = self.state.table()
+        y_true = np.array(table.column("target").to_numpy())
+        scores = self._scores(table)
+        if scores is not None:
+            metrics, per_class, cm = classification_metrics(y_true, classes, scores=scores)
+            probs = to_probabilities(scores)
+            y_pred = probs.argmax(axis=1)
+            confidence = probs.max(axis=1).tolist()
+            target_probability = probs[np.arange(len(y_true)), y_true].tolist()
+        else:
+            y_pred = np.array(table.column("label").to_numpy())
+            metrics, per_class, cm = classification_metrics(y_true, classes, y_pred=y_pred)
+            if self.compact:
+                metrics.update(self._compact_topk(table, y_true))
+            confidence = target_probability = [None] * len(y_true)
         self._y_true, self._y_pred = y_true, y_pred
         per_sample = {
-            "sample_id": list(self._ids),
+            "sample_id": self.state.sample_ids(),
             "target": [classes[t] for t in y_true],
             "prediction": [classes[p] for p in y_pred],
-            "confidence": probs.max(axis=1).tolist(),
-            "target_probability": probs[np.arange(len(y_true)), y_true].tolist(),
+            "confidence": confidence,
+            "target_probability": target_probability,
             "correct": (y_pred == y_true).tolist(),
         }
         for name, row in per_class.items():
@@ -130,10 +194,29 @@ class ClassificationTask(Task):
             extra={"confusion_matrix": cm.tolist()},
         )
 
+    def _compact_topk(self, table: Any, y_true: np.ndarray) -> dict[str, float]:
+        """top-5 from the stored top-k columns (rows with only a hard label make it absent)."""
+        from visionbench.state import rows_of
+
+        if table.column("top_index").null_count or not len(y_true):
+            return {}
+        top = rows_of(table.column("top_index"), min(TOP_K, self.num_classes))
+        k = min(5, self.num_classes)
+        return {"top5": float(np.mean(np.any(top[:, :k] == y_true[:, None], axis=1)))}
+
     def bootstrap_metrics(self, resample: np.ndarray) -> dict[str, float] | None:
         if self._y_pred is None:
             return None
-        return fast_headline(self._y_true[resample], self._y_pred[resample], len(self.dataset.classes))
+        return fast_headline(self._y_true[resample], self._y_pred[resample], self.num_classes)
+
+
+def _as_numpy(predictions: Any) -> np.ndarray:
+    if hasattr(predictions, "detach"):
+        predictions = predictions.detach().to("cpu")
+        if predictions.is_floating_point():
+            predictions = predictions.float()
+        return predictions.numpy()
+    return np.asarray(predictions)
 
 
 def write_confusion_csv(cm: np.ndarray, classes: Sequence[str], path: Path) -> None:

@@ -59,17 +59,12 @@ class DetectionTask(Task):
     """
 
     version = "1"
-    headline = ("map", "map_50")
 
     def __init__(self, dataset: Dataset, spec: TaskSpec) -> None:
         super().__init__(dataset, spec)
-        self._images: list[dict[str, Any]] = []
-        self._annotations: list[list[dict[str, Any]]] = []
-        self._ids: list[str] = []
-        self._entries: list[dict[str, Any]] = []
-        self._max_score: list[float] = []
-        self._with_masks: list[bool] = []
         self._known = np.asarray(getattr(dataset, "category_ids", ()), dtype=np.int64)
+        self._entries: list[dict[str, Any]] = []
+        self._images: list[dict[str, Any]] = []
         self._gt: Any = None
         self._bootstrap: Any = None
 
@@ -81,9 +76,31 @@ class DetectionTask(Task):
             category_ids=tuple(getattr(self.dataset, "category_ids", ())),
         )
 
-    def update(
+    def state_schema(self) -> Any:
+        """Per image: its COCO image entry and annotations, and its detections as COCO results (JSON text).
+
+        JSON keeps every float64 exactly (shortest round-trip repr), so a stored state scores to
+        the same numbers as the live one.
+        """
+        import pyarrow as pa
+
+        from visionbench.state import base_fields
+
+        return pa.schema(
+            [
+                *base_fields(),
+                pa.field("image", pa.string()),
+                pa.field("annotations", pa.string()),
+                pa.field("detections", pa.string()),
+                pa.field("num_dets", pa.int64()),
+                pa.field("max_score", pa.float64()),
+                pa.field("with_masks", pa.bool_()),
+            ]
+        )
+
+    def encode(
         self, indices: Sequence[int], predictions: Any, targets: Sequence[Any], sample_ids: Sequence[str]
-    ) -> None:
+    ) -> dict[str, Any]:
         from visionbench.tasks.coco import predictions_to_coco
 
         if not isinstance(predictions, Sequence) or len(predictions) != len(targets):
@@ -91,7 +108,8 @@ class DetectionTask(Task):
                 f"detection predictions must be a list with one dict per image ({len(targets)} images), "
                 f"got {type(predictions).__name__}"
             )
-        for pred, target, sample_id in zip(predictions, targets, sample_ids, strict=True):
+        columns: dict[str, list[Any]] = {name: [] for name in self.state_schema().names}
+        for index, pred, target, sample_id in zip(indices, predictions, targets, sample_ids, strict=True):
             image_id = int(target["image"]["id"])
             if not isinstance(pred, dict):
                 raise ModelError(
@@ -105,48 +123,56 @@ class DetectionTask(Task):
                     f"prediction for {sample_id} has category id {int(unknown[0])}, which is not a category of "
                     f"{self.dataset.name} (ids {', '.join(map(str, self._known[:12]))}); the adapter must map labels"
                 )
-            self._entries += entries
-            self._images.append(target["image"])
-            self._annotations.append(target["annotations"])
-            self._ids.append(sample_id)
-            self._max_score.append(max((e["score"] for e in entries), default=math.nan))
-            self._with_masks.append(pred.get("masks") is not None)
+            columns["index"].append(int(index))
+            columns["sample_id"].append(str(sample_id))
+            columns["image"].append(_json(target["image"]))
+            columns["annotations"].append(_json(target["annotations"]))
+            columns["detections"].append(_json(entries))
+            columns["num_dets"].append(len(entries))
+            columns["max_score"].append(max((e["score"] for e in entries), default=math.nan))
+            columns["with_masks"].append(pred.get("masks") is not None)
+        return columns
 
-    def num_updated(self) -> int:
-        return len(self._ids)
+    def _decode(self) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]], list[bool]]:
+        table = self.state.table()
+        images = [json.loads(t) for t in table.column("image").to_pylist()]
+        annotations = [json.loads(t) for t in table.column("annotations").to_pylist()]
+        self._entries = [e for t in table.column("detections").to_pylist() for e in json.loads(t)]
+        self._images = images
+        return images, annotations, table.column("with_masks").to_pylist()
 
-    def ground_truth(self) -> Any:
-        """The validated COCO ground truth of the images seen so far (the dataset's own when it is all of it)."""
+    def ground_truth(self, images: list[dict[str, Any]], annotations: list[list[dict[str, Any]]]) -> Any:
+        """The validated COCO ground truth of the images evaluated, in sample order.
+
+        Annotation ids are renumbered 1..N in that order: only the evaluated images form the
+        ground truth (``--limit``), and the ids carry no meaning for COCO's matching.
+        """
         from visionbench.tasks.coco import load_coco_gt
 
-        whole = getattr(self.dataset, "coco_gt", None)
-        seen = [im["id"] for im in self._images]
-        if whole is not None and sorted(seen) == sorted(im["id"] for im in whole["images"]):
-            return whole
-        annotations = [
-            {**a, "id": k} for k, a in enumerate((a for group in self._annotations for a in group), 1)
-        ]
+        flat = [{**a, "id": k} for k, a in enumerate((a for group in annotations for a in group), 1)]
         categories = list(getattr(self.dataset, "categories", ()))
-        gt = {"images": self._images, "annotations": annotations, "categories": categories}
+        gt = {"images": images, "annotations": flat, "categories": categories}
         return load_coco_gt(gt, name=f"{self.dataset.name} ground truth")
 
     def compute(self) -> TaskResult:
         from visionbench.tasks.coco import evaluate_coco, load_coco_predictions, per_image_stats
 
-        gt = self._gt = self.ground_truth()
+        images, annotations, with_masks = self._decode()
+        gt = self._gt = self.ground_truth(images, annotations)
+        self._bootstrap = None
         preds = load_coco_predictions(self._entries, gt, iou_type="bbox", name="detections")
         bbox = evaluate_coco(gt, preds, iou_type="bbox")
         metrics = dict(bbox.metrics)
         results = {"bbox": bbox}
         extra: dict[str, Any] = {"counts": bbox.counts}
-        if self._with_masks and all(self._with_masks):
+        if with_masks and all(with_masks):
             if gt.missing_segmentation is None:
                 segm_preds = load_coco_predictions(self._entries, gt, iou_type="segm", name="detections")
                 results["segm"] = evaluate_coco(gt, segm_preds, iou_type="segm")
                 metrics.update({f"segm/{k}": v for k, v in results["segm"].metrics.items()})
             else:
                 extra["segm_skipped"] = "the ground truth has annotations without segmentation"
-        elif any(self._with_masks):
+        elif any(with_masks):
             raise ModelError(
                 "some images' predictions carry masks and others do not; a detector must be consistent"
             )
@@ -157,18 +183,18 @@ class DetectionTask(Task):
                 metrics[f"segm/ap/{name}"] = row["segm_ap"]
         stats = per_image_stats(gt, preds)
         row_of = {int(i): k for k, i in enumerate(stats.image_ids)}
-        rows = np.asarray([row_of[int(im["id"])] for im in self._images], dtype=np.int64)
+        rows = np.asarray([row_of[int(im["id"])] for im in images], dtype=np.int64)
         num_gt, num_dets, tp = stats.num_gt[rows], stats.num_dets[rows], stats.tp[rows]
         with np.errstate(invalid="ignore", divide="ignore"):
             recall = np.where(num_gt > 0, tp / num_gt, np.nan)
             precision = np.where(num_dets > 0, tp / num_dets, np.nan)
         per_sample = {
-            "sample_id": list(self._ids),
-            "image_id": [int(im["id"]) for im in self._images],
+            "sample_id": self.state.sample_ids(),
+            "image_id": [int(im["id"]) for im in images],
             "num_gt": num_gt.tolist(),
             "num_crowd": stats.num_crowd[rows].tolist(),
             "num_dets": num_dets.tolist(),
-            "max_score": list(self._max_score),
+            "max_score": self.state.table().column("max_score").to_pylist(),
             "tp_50": tp.tolist(),
             "missed_50": (num_gt - tp).tolist(),
             "recall_50": recall.tolist(),
@@ -230,3 +256,17 @@ class DetectionTask(Task):
             ):  # a faster-coco-eval without per-image evaluations: no intervals
                 self._bootstrap = False
         return self._bootstrap.metrics(resample) if self._bootstrap else None
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, bytes):
+        return value.decode("ascii")
+    raise TypeError(f"cannot store {type(value).__name__} in detection state")

@@ -98,25 +98,29 @@ class SegmentationTask(Task):
     headline = ("miou", "pixel_accuracy")
 
     def __init__(self, dataset: Dataset, spec: TaskSpec) -> None:
-        super().__init__(dataset, spec)
-        from visionbench.tasks.segmetrics import ConfusionAccumulator
-
         self.ignore_index = getattr(dataset, "ignore_index", 255)
         self.class_names = [str(c) for c in dataset.classes]
-        self._accumulator = ConfusionAccumulator(len(self.class_names), self.ignore_index, self.class_names)
-        self._rows: dict[str, list[Any]] = {
-            "sample_id": [],
-            "pixel_accuracy": [],
-            "miou": [],
-            "valid_pixels": [],
-            "target_classes": [],
-            "predicted_classes": [],
-        }
+        super().__init__(dataset, spec)
+        self._accumulator: Any = None
         self._per_image: np.ndarray | tuple[np.ndarray, ...] | None = None
 
-    def update(
+    def state_schema(self) -> Any:
+        """Per image: the non-zero cells of its ``K x K`` confusion matrix (flat index) and their counts."""
+        import pyarrow as pa
+
+        from visionbench.state import base_fields
+
+        return pa.schema(
+            [
+                *base_fields(),
+                pa.field("cells", pa.list_(pa.int64())),
+                pa.field("counts", pa.list_(pa.int64())),
+            ]
+        )
+
+    def encode(
         self, indices: Sequence[int], predictions: Any, targets: Sequence[Any], sample_ids: Sequence[str]
-    ) -> None:
+    ) -> dict[str, Any]:
         from visionbench.errors import ModelError
         from visionbench.tasks.segmetrics import ConfusionAccumulator
 
@@ -125,6 +129,7 @@ class SegmentationTask(Task):
                 f"segmentation adapter returned {len(predictions)} class maps for {len(targets)} images"
             )
         k = len(self.class_names)
+        cells, counts = [], []
         for sample_id, prediction, target in zip(sample_ids, predictions, targets, strict=True):
             pred = _to_numpy(prediction)
             target = np.asarray(target)
@@ -135,25 +140,39 @@ class SegmentationTask(Task):
                 )
             one = ConfusionAccumulator(k, self.ignore_index, self.class_names)
             one.update(pred, target, sample_id=str(sample_id))
-            cm = one.confusion
-            self._accumulator.merge(one)
-            pixel_accuracy, miou = image_scores(cm)
-            names = np.asarray(self.class_names)
-            self._rows["sample_id"].append(str(sample_id))
-            self._rows["pixel_accuracy"].append(pixel_accuracy)
-            self._rows["miou"].append(miou)
-            self._rows["valid_pixels"].append(int(cm.sum()))
-            self._rows["target_classes"].append(names[cm.sum(axis=1) > 0].tolist())
-            self._rows["predicted_classes"].append(names[cm.sum(axis=0) > 0].tolist())
-        self._per_image = None
+            flat = one.confusion.reshape(-1)
+            nonzero = np.flatnonzero(flat)
+            cells.append(nonzero.astype(np.int64))
+            counts.append(flat[nonzero].astype(np.int64))
+        return {
+            "index": list(indices),
+            "sample_id": [str(s) for s in sample_ids],
+            "cells": cells,
+            "counts": counts,
+        }
 
-    def num_updated(self) -> int:
-        return self._accumulator.num_images
+    def _accumulate(self) -> Any:
+        """The confusion accumulator rebuilt from the state rows, in sample order."""
+        from visionbench.state import ragged
+        from visionbench.tasks.segmetrics import ConfusionAccumulator
+
+        table = self.state.table()
+        accumulator = ConfusionAccumulator(len(self.class_names), self.ignore_index, self.class_names)
+        for sample_id, cells, counts in zip(
+            table.column("sample_id").to_pylist(),
+            ragged(table.column("cells")),
+            ragged(table.column("counts")),
+            strict=True,
+        ):
+            accumulator.add_counts(cells, counts, sample_id=sample_id)
+        self._accumulator, self._per_image = accumulator, None
+        return accumulator
 
     def compute(self) -> TaskResult:
         from visionbench.tasks.segmetrics import plot_confusion, save_confusion_csv
 
-        result = self._accumulator.compute()
+        accumulator = self._accumulate()
+        result = accumulator.compute()
         metrics = dict(result.metrics)
         absent = set(result.absent_classes)
         per_class = {}
@@ -165,7 +184,7 @@ class SegmentationTask(Task):
         return TaskResult(
             metrics=metrics,
             per_class=per_class,
-            per_sample={key: list(values) for key, values in self._rows.items()},
+            per_sample=self._per_sample_rows(accumulator),
             artifacts={
                 "confusion_matrix.csv": lambda path: save_confusion_csv(cm, names, path),
                 "confusion_matrix.png": lambda path: plot_confusion(cm, names, path),
@@ -173,7 +192,32 @@ class SegmentationTask(Task):
             extra={"absent_classes": list(result.absent_classes), "confusion_matrix": cm.tolist()},
         )
 
+    def _per_sample_rows(self, accumulator: Any) -> dict[str, list[Any]]:
+        names = np.asarray(self.class_names)
+        rows: dict[str, list[Any]] = {
+            key: []
+            for key in (
+                "sample_id",
+                "pixel_accuracy",
+                "miou",
+                "valid_pixels",
+                "target_classes",
+                "predicted_classes",
+            )
+        }
+        for sample_id, cm in accumulator.per_image:
+            pixel_accuracy, miou = image_scores(cm)
+            rows["sample_id"].append(sample_id)
+            rows["pixel_accuracy"].append(pixel_accuracy)
+            rows["miou"].append(miou)
+            rows["valid_pixels"].append(int(cm.sum()))
+            rows["target_classes"].append(names[cm.sum(axis=1) > 0].tolist())
+            rows["predicted_classes"].append(names[cm.sum(axis=0) > 0].tolist())
+        return rows
+
     def bootstrap_metrics(self, resample: np.ndarray) -> dict[str, float] | None:
+        if self._accumulator is None:
+            self._accumulate()
         n = self._accumulator.num_images
         if n == 0:
             return None

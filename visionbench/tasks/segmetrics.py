@@ -211,6 +211,21 @@ class ConfusionAccumulator:
             self._counts.append(counts[cells])
             self._flat = None
 
+    def add_counts(self, cells: np.ndarray, counts: np.ndarray, *, sample_id: str = "") -> None:
+        """Fold in one image given as its non-zero confusion cells (flat ``target * K + pred``) and counts."""
+        k = self.num_classes
+        cells = np.asarray(cells, dtype=np.int64)
+        counts = np.asarray(counts, dtype=np.int64)
+        if cells.shape != counts.shape or (cells.size and (cells.min() < 0 or cells.max() >= k * k)):
+            raise DataError(f"sample {sample_id!r}: stored confusion cells do not fit {k} classes")
+        np.add.at(self._total, cells, counts)
+        self.num_images += 1
+        if self.keep_per_image:
+            self._ids.append(str(sample_id) if sample_id else str(self.num_images - 1))
+            self._cells.append(cells.astype(np.int32 if k * k < 2**31 else np.int64))
+            self._counts.append(counts)
+            self._flat = None
+
     def _count(self, p: np.ndarray, t: np.ndarray, who: str) -> np.ndarray:
         k = self.num_classes
         # Viewed as unsigned, negative values become huge, so one max() checks both ends.

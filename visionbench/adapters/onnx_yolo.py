@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from visionbench.adapters.detection_base import DetectionAdapter, model_label_space
+from visionbench.adapters.core import Model
+from visionbench.adapters.labels import model_label_space
 from visionbench.adapters.onnx_session import OnnxModel
-from visionbench.contracts import ImageMeta
+from visionbench.contracts import ImageMeta, ModelSpec
 from visionbench.errors import ModelError
-from visionbench.registry import register_adapter
 
 DECODERS = ("yolo",)
 OPTIONS = ("decode", "size", "letterbox", "conf", "iou", "max_det", "classes", "mode")
@@ -77,70 +76,25 @@ def parse_names(text: str) -> list[str]:
     return [part.strip() for part in text.split(sep) if part.strip()]
 
 
-@register_adapter("onnx", kinds=("detection",))
-class OnnxDetector(DetectionAdapter):
-    def __init__(self, spec: Any) -> None:
-        super().__init__(spec)
-        options = spec.option_dict
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ModelError(
-                f"unknown option(s) for onnx detection: {', '.join(unknown)} (known: {', '.join(OPTIONS)})"
-            )
-        self.decode = options.get("decode")
-        if self.decode not in DECODERS:
-            raise ModelError(
-                f"onnx detection needs --model-arg decode=<{'|'.join(DECODERS)}> (how to read the outputs)"
-            )
-        self.onnx = OnnxModel(spec.target)
-        self.path = self.onnx.path
-        self.size = self._input_size(options.get("size"))
-        self.letterbox = bool(options.get("letterbox", True))
-        self.mode = str(options.get("mode", "RGB"))
-        if self.mode not in ("RGB", "BGR"):
-            raise ModelError(f"onnx detection mode must be RGB or BGR, not {self.mode!r}")
-        self.conf, self.iou = float(options.get("conf", 0.001)), float(options.get("iou", 0.7))
-        self.max_det = int(options.get("max_det", 100))
-        names = options.get("classes")
-        if names is None and (value := self.onnx.metadata_value(("names", "classes"))) is not None:
-            names = parse_names(value)
-        self.model_labels = None if names is None else model_label_space(list(names))
-        self.preprocess_description = {"transform": repr(self.transform()), "decode": self.decode}
+def _input_size(onnx: OnnxModel, size: Any) -> tuple[int, int]:
+    if size is None:
+        if onnx.static_size is None:
+            raise ModelError(f"{onnx.path}: input size is dynamic; give --model-arg size=[H,W]")
+        return onnx.static_size
+    if isinstance(size, int):
+        return size, size
+    if isinstance(size, list | tuple) and len(size) == 2:
+        return int(size[0]), int(size[1])
+    raise ModelError(f"size must be an int or [H, W], got {size!r}")
 
-    def _input_size(self, size: Any) -> tuple[int, int]:
-        if size is None:
-            if self.onnx.static_size is None:
-                raise ModelError(f"{self.path}: input size is dynamic; give --model-arg size=[H,W]")
-            return self.onnx.static_size
-        if isinstance(size, int):
-            return size, size
-        if isinstance(size, list | tuple) and len(size) == 2:
-            return int(size[0]), int(size[1])
-        raise ModelError(f"size must be an int or [H, W], got {size!r}")
 
-    def prepare(self, task: Any, *, device: str = "cpu", precision: str = "fp32") -> None:
-        super().prepare(task, device=device, precision=precision)
-        self.onnx.use_device(device)
+class YoloDecoder:
+    """``[N, 4 + C, A]`` outputs -> per image best class per anchor, per-class NMS, boxes in original pixels."""
 
-    def transform(self) -> Any:
-        return LetterboxTransform(self.size, self.letterbox, self.mode)
+    def __init__(self, size: tuple[int, int], letterbox: bool, conf: float, iou: float, max_det: int) -> None:
+        self.size, self.letterbox, self.conf, self.iou, self.max_det = size, letterbox, conf, iou, max_det
 
-    def detect(self, batch: Any, metas: Sequence[ImageMeta]) -> list[dict[str, Any]]:
-        out = self.onnx.run_tensor(batch)
-        if out.ndim != 3 or out.shape[1] < 5:
-            raise ModelError(
-                f"{self.path.name}: decode=yolo expects an output [N, 4 + C, A], got {list(out.shape)}"
-            )
-        num_classes = out.shape[1] - 4
-        if self.model_labels is None:
-            self.model_labels = dict.fromkeys(range(num_classes))
-        elif len(self.model_labels) != num_classes:
-            raise ModelError(
-                f"{self.path.name}: {len(self.model_labels)} class names but the output has {num_classes} classes"
-            )
-        return [self._decode_one(out[i].T, meta) for i, meta in enumerate(metas)]
-
-    def _decode_one(self, pred: Any, meta: ImageMeta) -> dict[str, Any]:
+    def __call__(self, pred: Any, meta: ImageMeta) -> dict[str, Any]:
         import torch
         from torchvision.ops import batched_nms
 
@@ -156,12 +110,56 @@ class OnnxDetector(DetectionAdapter):
         boxes[:, 1::2] = (boxes[:, 1::2] - top) * (meta.height / new_h)
         return {"boxes": boxes, "scores": scores, "labels": labels}
 
-    @property
-    def module(self) -> Any:
-        return None
 
-    def fingerprint(self) -> str:
-        return self.onnx.fingerprint()
+def load_detector(spec: ModelSpec) -> Model:
+    from visionbench.adapters.family_onnx import onnx_model
 
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "name": f"onnx:{self.path.stem}"}
+    options = spec.option_dict
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise ModelError(
+            f"unknown option(s) for onnx detection: {', '.join(unknown)} (known: {', '.join(OPTIONS)})"
+        )
+    decode = options.get("decode")
+    if decode not in DECODERS:
+        raise ModelError(
+            f"onnx detection needs --model-arg decode=<{'|'.join(DECODERS)}> (how to read the outputs)"
+        )
+    onnx = OnnxModel(spec.target)
+    size = _input_size(onnx, options.get("size"))
+    letterbox = bool(options.get("letterbox", True))
+    mode = str(options.get("mode", "RGB"))
+    if mode not in ("RGB", "BGR"):
+        raise ModelError(f"onnx detection mode must be RGB or BGR, not {mode!r}")
+    decoder = YoloDecoder(size, letterbox, float(options.get("conf", 0.001)), float(options.get("iou", 0.7)),
+                          int(options.get("max_det", 100)))  # fmt: skip
+    names = options.get("classes")
+    if names is None and (value := onnx.metadata_value(("names", "classes"))) is not None:
+        names = parse_names(value)
+    transform = LetterboxTransform(size, letterbox, mode)
+
+    def run(batch: Any, metas: list[ImageMeta]) -> list[dict[str, Any]]:
+        out = onnx.run_tensor(batch)
+        if out.ndim != 3 or out.shape[1] < 5:
+            raise ModelError(
+                f"{onnx.path.name}: decode=yolo expects an output [N, 4 + C, A], got {list(out.shape)}"
+            )
+        num_classes = out.shape[1] - 4
+        if model.classes is None:
+            model.classes = dict.fromkeys(range(num_classes))
+        elif len(model.classes) != num_classes:
+            raise ModelError(
+                f"{onnx.path.name}: {len(model.classes)} class names but the output has {num_classes} classes"
+            )
+        return [decoder(out[i].T, meta) for i, meta in enumerate(metas)]
+
+    model = onnx_model(
+        onnx,
+        name=f"onnx:{onnx.path.stem}",
+        transform=transform,
+        run=run,
+        classes=None if names is None else model_label_space(list(names)),
+        preprocess={"transform": repr(transform), "size": list(size), "letterbox": letterbox, "mode": mode,
+                    "rescale": "x / 255", "mean": None, "std": None, "decode": decode},
+    )  # fmt: skip
+    return model

@@ -1,0 +1,191 @@
+"""Hugging Face transformers: ``hf:<model id or local folder>`` for classification, detection and segmentation.
+
+Loads ``AutoModelFor{ImageClassification,ObjectDetection,SemanticSegmentation}`` and
+``AutoImageProcessor`` with ``from_pretrained``. The processor is split in two: in the loader
+workers it runs with ``do_normalize=False`` (resize, crop, rescale: pixels in [0, 1]); its
+``image_mean``/``image_std`` are applied in the forward. Mixed sizes are padded bottom-right
+(zeros after normalising, and a ``pixel_mask`` for models that take one). Detections go through
+the processor's ``post_process_object_detection`` at each original size, class maps through
+``post_process_semantic_segmentation``. Labels come from ``config.id2label`` (``LABEL_<n>``
+placeholders count as unnamed); an ImageNet-1k classifier also answers to WordNet ids.
+Options: ``revision``, ``use_fast``, and for detection ``threshold`` (default 0.0: COCO
+scoring wants every ranked detection).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+from visionbench.adapters.core import Model, torch_model
+from visionbench.adapters.labels import imagenet_label_space, model_label_space, unnamed
+from visionbench.adapters.pixels import PixelModel, ToPixels, state_dict_digest
+from visionbench.contracts import ImageMeta, ModelSpec
+from visionbench.errors import ModelError
+
+AUTO = {
+    "classification": ("AutoModelForImageClassification", "an image-classification"),
+    "detection": ("AutoModelForObjectDetection", "an object-detection"),
+    "segmentation": ("AutoModelForSemanticSegmentation", "a semantic-segmentation"),
+}
+OPTIONS = {"classification": ("revision", "use_fast"), "segmentation": ("revision", "use_fast")}
+OPTIONS["detection"] = ("threshold", "revision", "use_fast")
+PROCESSOR_KEYS = ("size", "crop_size", "do_resize", "do_center_crop", "do_rescale", "rescale_factor",
+                  "do_normalize", "image_mean", "image_std", "resample", "do_pad", "do_reduce_labels")  # fmt: skip
+
+
+class ProcessorPixels:
+    """One PIL image through the processor without normalisation -> ``[3, h, w]`` (+ its ``pixel_mask``)."""
+
+    def __init__(self, processor: Any, with_mask: bool = False) -> None:
+        self.processor, self.with_mask = processor, with_mask
+
+    def __call__(self, image: Any) -> Any:
+        encoded = self.processor(images=image.convert("RGB"), do_normalize=False, return_tensors="pt")
+        if not self.with_mask:
+            return encoded["pixel_values"][0]
+        return {k: v[0] for k, v in encoded.items() if k in ("pixel_values", "pixel_mask")}
+
+    def __repr__(self) -> str:
+        return f"ProcessorPixels({type(self.processor).__name__}, do_normalize=False)"
+
+
+def pad_with_mask(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack ``pixel_values`` padded bottom-right with zeros, and a ``pixel_mask`` marking the real pixels."""
+    import torch
+
+    height = max(int(it["pixel_values"].shape[-2]) for it in items)
+    width = max(int(it["pixel_values"].shape[-1]) for it in items)
+    values = torch.zeros(len(items), items[0]["pixel_values"].shape[0], height, width)
+    mask = torch.zeros(len(items), height, width, dtype=torch.long)
+    for i, it in enumerate(items):
+        h, w = it["pixel_values"].shape[-2:]
+        values[i, :, :h, :w] = it["pixel_values"]
+        mask[i, :h, :w] = it.get("pixel_mask", 1)
+    return {"pixel_values": values, "pixel_mask": mask}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)
+
+
+def _load(spec: ModelSpec, kind: str) -> tuple[Any, Any, dict[str, Any]]:
+    try:
+        import transformers
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        raise ModelError("transformers is not installed: pip install 'visionbench[hf]'") from None
+    options = spec.option_dict
+    unknown = sorted(set(options) - set(OPTIONS[kind]))
+    if unknown:
+        raise ModelError(
+            f"unknown option(s) for hf:{spec.target}: {', '.join(unknown)} (known: {', '.join(OPTIONS[kind])})"
+        )
+    load = {"revision": options["revision"]} if "revision" in options else {}
+    extra = {"use_fast": bool(options["use_fast"])} if "use_fast" in options else {}
+    auto, what = AUTO[kind]
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # loading bars would clutter --quiet and non-TTY output
+    try:
+        net = getattr(transformers, auto).from_pretrained(spec.target, **load)
+        processor = transformers.AutoImageProcessor.from_pretrained(spec.target, **load, **extra)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"hf:{spec.target}: cannot load {what} model and image processor: {exc}") from None
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+    return net.eval(), processor, options
+
+
+def load(spec: ModelSpec, kind: str) -> Model:
+    net, processor, options = _load(spec, kind)
+    normalise = getattr(processor, "do_normalize", True)
+    mean = tuple(processor.image_mean) if normalise else None
+    std = tuple(processor.image_std) if normalise else None
+    settings = {k: _plain(getattr(processor, k)) for k in PROCESSOR_KEYS if hasattr(processor, k)}
+    preprocess = {"processor": type(processor).__name__, **settings, "geometric": "processor with do_normalize=False",
+                  "mean": mean, "std": std, "normalize": "in forward: (x01 - mean) / std, float32"}  # fmt: skip
+    id2label = dict(net.config.id2label)
+    names = [str(id2label[i]) for i in sorted(id2label)]
+    common = {
+        "licence": str(getattr(net.config, "license", None) or "Apache-2.0 (transformers code); weights per their model card"),
+        "source": {"library": "transformers", "model": spec.target, "architecture": type(net).__name__,
+                   "revision": options.get("revision")},
+        "digest": lambda: state_dict_digest(net),
+        "extra": {"architecture": type(net).__name__},
+    }  # fmt: skip
+    if kind == "detection":
+        return _detector(
+            net, processor, spec, float(options.get("threshold", 0.0)), mean, std, preprocess, common
+        )
+    if kind == "classification":
+        classes, aliases = imagenet_label_space(len(names), unnamed(names))
+    else:
+        classes, aliases = unnamed(names), {}
+    model = torch_model(net, name=spec.spec, pixels=ToPixels(), mean=mean, std=std, classes=classes,
+                        aliases=aliases, call=lambda n, x: n(pixel_values=x).logits, **common)  # fmt: skip
+    model.transform, model.preprocess = ProcessorPixels(processor), preprocess
+    if kind == "segmentation":
+        model.class_maps = _class_maps(processor)
+    return model
+
+
+def _class_maps(processor: Any) -> Any:
+    post = getattr(processor, "post_process_semantic_segmentation", None)
+    if post is None:
+        return None
+
+    def class_maps(logits: Any, metas: Sequence[ImageMeta]) -> list[Any]:
+        import torch
+        from transformers.modeling_outputs import SemanticSegmenterOutput
+
+        if isinstance(logits, torch.Tensor):
+            sizes = [(m.height, m.width) for m in metas]
+            maps = post(SemanticSegmenterOutput(logits=logits), target_sizes=sizes)
+        else:  # a padded batch, already cropped per image
+            maps = [
+                post(SemanticSegmenterOutput(logits=x[None]), target_sizes=[(m.height, m.width)])[0]
+                for x, m in zip(logits, metas, strict=True)
+            ]
+        return [m.to("cpu", torch.int64) for m in maps]
+
+    return class_maps
+
+
+def _detector(net: Any, processor: Any, spec: ModelSpec, threshold: float, mean: Any, std: Any,
+              preprocess: dict[str, Any], common: dict[str, Any]) -> Model:  # fmt: skip
+    takes_mask = "pixel_mask" in inspect.signature(net.forward).parameters
+
+    def call(n: Any, x: Any, mask: Any = None) -> Any:
+        return n(pixel_values=x, pixel_mask=mask) if takes_mask and mask is not None else n(pixel_values=x)
+
+    module = PixelModel(net, mean, std, call=lambda n, x: call(n, x))
+    model = Model(name=spec.spec, transform=ProcessorPixels(processor, with_mask=True), run=None,  # type: ignore[arg-type]
+                  collate=pad_with_mask, module=module, net=net, classes=model_label_space(dict(net.config.id2label)),
+                  preprocess=preprocess, **common)  # fmt: skip
+
+    def run(batch: dict[str, Any], metas: Sequence[ImageMeta]) -> list[dict[str, Any]]:
+        from visionbench.adapters.pixels import normalize_tensor
+
+        x = batch["pixel_values"].to(model.device)
+        mask = batch["pixel_mask"].to(model.device)
+        if mean is not None:
+            x = normalize_tensor(x, mean, std)
+            x = x.where(mask[:, None].bool(), x.new_zeros(()))
+        outputs = call(net, x, mask)
+        sizes = [(m.height, m.width) for m in metas]
+        return processor.post_process_object_detection(outputs, threshold=threshold, target_sizes=sizes)
+
+    model.run = run
+    model.pixels = lambda x01: module(x01.to(model.device))
+    return model
+
+
+load.kinds = ("classification", "detection", "segmentation")  # type: ignore[attr-defined]

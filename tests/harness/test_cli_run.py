@@ -51,7 +51,7 @@ def test_bf16_matches_fp32_closely(workdir: Path, cli) -> None:
         assert code == 0, err
         results[precision] = json.loads(out)["metrics"]["top1"]
     assert results["bf16"] == pytest.approx(results["fp32"], abs=0.02)
-    records = sorted(p.parent.name for p in (workdir / "results/runs").rglob("record.json"))
+    records = sorted(p.parent.parent.name for p in (workdir / "results/runs").rglob("record.json"))
     assert records == ["zoo-digits-cnn", "zoo-digits-cnn@bf16"]
 
 

@@ -84,6 +84,8 @@ def iter_records(root: Path) -> list[tuple[Path, dict[str, Any]]]:
     """Every valid record under ``root`` (invalid ones are skipped with their path reported by the caller)."""
     out = []
     for path in sorted(Path(root).rglob(RECORD_FILE)):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue  # runs still being staged, or hidden folders
         try:
             out.append((path, read_record(path)))
         except DataError:

@@ -122,7 +122,7 @@ class ClassificationTask(Task):
             if values.size and (values.min() < 0 or values.max() >= c):
                 bad = int(np.flatnonzero((values < 0) | (values >= c))[0])
                 raise ModelError(
-                    f"hard label {int(values[bad])} of {sample_ids[bad]} is not a class index in [0, {c})"
+                    f"hard label {int(values[bad])} of sample '{sample_ids[bad]}' is not a class index in [0, {c})"
                 )
             columns["label"] = values.astype(np.int64)
             empty = [None] * len(values)

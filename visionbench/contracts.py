@@ -279,6 +279,10 @@ class Task(ABC):
     def info(self) -> TaskInfo:
         return TaskInfo(kind=self.kind, dataset=self.dataset.name, classes=tuple(self.dataset.classes))
 
+    def scoring(self) -> dict[str, Any]:
+        """The scoring conventions this run applied, defaults included (recorded under ``task.scoring``)."""
+        return {}
+
     @abstractmethod
     def state_schema(self) -> Any:
         """The Arrow schema of one state row: ``index``, ``sample_id``, then the task's own columns."""
@@ -302,6 +306,10 @@ class Task(ABC):
     def bootstrap_metrics(self, resample: Any) -> dict[str, float] | None:
         """Headline metrics on a resample of state rows (an int array); None when not bootstrappable."""
         return None
+
+    bootstrap_block: Callable[[Any], dict[str, Any]] | None = None
+    """Optionally, the headline metrics of many resamples at once (one per row), equal to
+    :meth:`bootstrap_metrics` row by row; the bootstrap uses it when a task provides it."""
 
     def num_updated(self) -> int:
         return len(self.state)

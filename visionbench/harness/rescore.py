@@ -48,7 +48,7 @@ class StoredDataset(Dataset):
 def rescore(run_dir: Path) -> tuple[dict[str, Any], Any, Any]:
     """``(record, task, result)``: the run's record and the task recomputed from its stored state."""
     from visionbench.harness.runner import build_task
-    from visionbench.harness.statistics import bootstrap_intervals
+    from visionbench.harness.statistics import add_task_intervals
     from visionbench.harness.store import resolve_store
 
     run_dir = Path(run_dir)
@@ -72,9 +72,7 @@ def rescore(run_dir: Path) -> tuple[dict[str, Any], Any, Any]:
     result = task.compute()
     stats = record.get("statistics") or {}
     reps, seed = int(stats.get("bootstrap_reps", 1000)), int(stats.get("seed", 0))
-    intervals = bootstrap_intervals(task.num_updated(), task.bootstrap_metrics, reps=reps, seed=seed)
-    for key, (low, high) in intervals.items():
-        result.metrics[f"{key}_ci_low"], result.metrics[f"{key}_ci_high"] = low, high
+    add_task_intervals(task, result.metrics, reps=reps, seed=seed)
     return record, task, result
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from visionbench.contracts import Adapter, Dataset, ImageMeta, Task, TaskResult, TaskSpec
-from visionbench.errors import DataError, VisionbenchError
+from visionbench.errors import DataError, ModelError, VisionbenchError
 from visionbench.harness import timing
 from visionbench.harness.environment import check_precision, code_version, environment, select_device
+from visionbench.harness.faults import kill_point
 from visionbench.harness.record import (
     PREDICTIONS_FILE,
     clean,
@@ -26,7 +27,7 @@ from visionbench.harness.record import (
     write_record,
 )
 from visionbench.harness.specs import RunSpec
-from visionbench.harness.statistics import bootstrap_intervals
+from visionbench.harness.statistics import add_task_intervals
 
 
 @dataclass
@@ -39,8 +40,9 @@ class RunOutcome:
 
 
 def build_dataset(spec: TaskSpec) -> Dataset:
-    from visionbench.registry import dataset_factory
+    from visionbench.registry import check_dataset_options, dataset_factory
 
+    check_dataset_options(spec.kind, spec.source, spec.option_dict)
     return dataset_factory(spec.kind, spec.source)(spec.path, **spec.option_dict)
 
 
@@ -205,6 +207,7 @@ def execute(
             ChunkWriter(store, tag=f"r{dist.rank}" if dist.enabled else ""),
             quiet,
         )
+        kill_point("after_state_write")
         rank_figures = {"rank": dist.rank, "images": len(positions), **meter.summary()}
         rank_figures["wall_s"] = dist_mod.now() - started
         gathered = dist.gather((rank_figures, dist_mod.table_bytes(task.state.table())))
@@ -223,11 +226,7 @@ def execute(
                 **dist_mod.throughput([figures for figures, _ in gathered], wall_s),
             }
         result = task.compute()
-        intervals = bootstrap_intervals(
-            task.num_updated(), task.bootstrap_metrics, reps=bootstrap_reps, seed=run.seed
-        )
-        for key, (low, high) in intervals.items():
-            result.metrics[f"{key}_ci_low"], result.metrics[f"{key}_ci_high"] = low, high
+        add_task_intervals(task, result.metrics, reps=bootstrap_reps, seed=run.seed)
         efficiency = {
             **meter.summary(),
             "peak_mem_mb": timing.peak_memory_mb(device),
@@ -256,8 +255,17 @@ def execute(
             distributed=distributed,
         )
         directory = publish(
-            record, result, output, run.task.id, run.model.spec, precision, store, track=track
+            record,
+            result,
+            output,
+            run.task.id,
+            run.model.spec,
+            precision,
+            store,
+            track=track,
+            tracking_uri=tracking_uri,
         )
+        kill_point("after_publish")
         if track:
             from visionbench.harness.tracking import log_record
 
@@ -312,7 +320,9 @@ def _predict_all(
                 if first_input is None:
                     first_input = inputs
                 with _autocast(device, precision):
-                    predictions = meter.time_call(lambda m=metas, x=inputs: adapter.predict(x, m), len(metas))
+                    predictions = meter.time_call(
+                        lambda m=metas, x=inputs: _predict(adapter, x, m), len(metas)
+                    )
                 try:
                     rows = task.update(
                         [m.index for m in metas], predictions, targets, [m.sample_id for m in metas]
@@ -329,6 +339,23 @@ def _predict_all(
         if progress is not None:
             progress.stop()
     return meter, first_input
+
+
+def _predict(adapter: Adapter, inputs: Any, metas: list[ImageMeta]) -> Any:
+    """``adapter.predict``; a model that raises (an input of the wrong size, a bug in user code) is a ModelError."""
+    try:
+        return adapter.predict(inputs, metas)
+    except (VisionbenchError, KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the model's own code failed on this input
+        first = metas[0].sample_id if metas else "?"
+        text = " ".join(str(exc).split())[:300]
+        if "out of memory" in text.lower():
+            text += "; try a smaller --batch-size"
+        raise ModelError(
+            f"model '{adapter.spec.spec}' failed on the batch starting at sample '{first}': "
+            f"{type(exc).__name__}: {text}"
+        ) from exc
 
 
 def _complete_store(store: Any, state: Any) -> None:
@@ -398,11 +425,13 @@ def publish(
     store: Any,
     *,
     track: bool = True,
+    tracking_uri: str | None = None,
 ) -> Path:
     """Write the run folder complete (staged, then renamed into place) and point the index at it.
 
     A run to be logged is published with its pending-sync marker, so a process killed before or
-    while logging leaves a folder that ``visionbench sync`` finds.
+    while logging leaves a folder that ``visionbench sync`` finds; the marker names the tracking URI
+    (``tracking_uri`` resolved as ``log_record`` does), which ``sync`` logs to.
     """
     import os
 
@@ -410,13 +439,15 @@ def publish(
 
     final = run_dir(output, task_id, model_spec, precision) / run_folder_name(record["run_fingerprint"])
     record["state"]["path"] = os.path.relpath(store.directory, final)
-    record["tracking"] = {"uri": None, "experiment": None, "run_id": None, "status": "pending", "error": None}
+    from visionbench.harness.tracking import mark_pending, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri) if track else None
+    record["tracking"] = {"uri": uri, "experiment": None, "run_id": None, "status": "pending", "error": None}
     with staged_run_folder(output, final) as staging:
         write_outputs(record, result, staging)
         if track:
-            from visionbench.harness.tracking import PENDING_MARKER
-
-            (staging / PENDING_MARKER).write_text("\n")
+            mark_pending(staging, uri)
+        kill_point("staged_before_rename")
     update_index(output, index_key(task_id, model_spec, precision), final)
     return final
 

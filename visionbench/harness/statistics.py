@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -14,22 +15,41 @@ def bootstrap_intervals(
     reps: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    block_fn: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap: resample the n samples with replacement ``reps`` times.
 
     ``metric_fn`` receives an int array of sample positions and returns headline
-    metrics; returns ``{key: (low, high)}`` (empty when the task cannot bootstrap).
+    metrics; returns ``{key: (low, high)}`` (empty when the task cannot bootstrap). ``block_fn``,
+    when given, computes the same metrics for a block of resamples (one per row) at once.
     """
     if n == 0 or reps <= 0 or metric_fn(np.arange(n)) is None:
         return {}
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {}
-    for _ in range(reps):
-        values = metric_fn(rng.integers(0, n, size=n)) or {}
-        for key, value in values.items():
-            draws.setdefault(key, []).append(value)
+    if block_fn is not None:
+        # the same resamples as one draw at a time (numpy fills the block row by row from one stream)
+        step = max(1, min(reps, (1 << 22) // n))
+        for start in range(0, reps, step):
+            block = rng.integers(0, n, size=(min(step, reps - start), n))
+            for key, values in block_fn(block).items():
+                draws.setdefault(key, []).extend(float(v) for v in values)
+    else:
+        for _ in range(reps):
+            values = metric_fn(rng.integers(0, n, size=n)) or {}
+            for key, value in values.items():
+                draws.setdefault(key, []).append(value)
     alpha = (1.0 - confidence) / 2
     return {
         key: (float(np.quantile(vals, alpha)), float(np.quantile(vals, 1 - alpha)))
         for key, vals in draws.items()
     }
+
+
+def add_task_intervals(task: Any, metrics: dict[str, float], *, reps: int, seed: int) -> None:
+    """Bootstrap a task's headline metrics from its state and add ``<key>_ci_low``/``_ci_high``."""
+    intervals = bootstrap_intervals(
+        task.num_updated(), task.bootstrap_metrics, reps=reps, seed=seed, block_fn=task.bootstrap_block
+    )
+    for key, (low, high) in intervals.items():
+        metrics[f"{key}_ci_low"], metrics[f"{key}_ci_high"] = low, high

@@ -17,29 +17,63 @@ from typing import Any
 import numpy as np
 
 from visionbench.contracts import Dataset, Task, TaskInfo, TaskResult, TaskSpec
-from visionbench.errors import ConfigError, ModelError
+from visionbench.errors import ConfigError, DataError, ModelError
 from visionbench.registry import register_dataset, register_task
+from visionbench.tasks import dataset_options as opts
+
+# ``run`` takes a segm detection's area from its mask (detectron2's and torchvision's references),
+# as it always has; the task option ``segm_area=box|pycocotools`` chooses otherwise, and the
+# record names the choice (``task.scoring.segm_area``).
+DEFAULT_SEGM_AREA = "mask"
+
+
+def segm_area_option(value: Any) -> str:
+    """The ``segm_area`` task option checked: ``mask`` (default), ``box`` or ``pycocotools``."""
+    from visionbench.tasks.coco_validate import SEGM_AREAS
+
+    if value not in SEGM_AREAS:
+        raise ConfigError(f"task option segm_area must be one of {', '.join(SEGM_AREAS)}; got {value!r}")
+    return str(value)
 
 
 @register_dataset(
-    "detection", "coco", "COCO instances JSON + images (path: FILE.json; images=DIR, default beside it)"
+    "detection",
+    "coco",
+    "COCO instances JSON + images (path: FILE.json; images=DIR, default beside it)",
+    options=opts.COCO_DETECTION,
 )
-def _coco(path: str | None = None, images: str | None = None) -> Dataset:
+def _coco(
+    path: str | None = None,
+    images: str | None = None,
+    allow_outside_root: str | bool = False,
+    segm_area: str = DEFAULT_SEGM_AREA,
+) -> Dataset:
     from visionbench.tasks.data.detection_datasets import CocoDetectionDataset
+    from visionbench.tasks.data.files import outside_root_flag
 
     if not path:
         raise ConfigError("detection:coco needs a path: detection:coco:instances.json[?images=DIR]")
-    return CocoDetectionDataset(path, images)
+    segm_area_option(segm_area)  # a scoring option the task reads; checked here too so a typo fails first
+    outside = outside_root_flag(allow_outside_root, "detection:coco")
+    return CocoDetectionDataset(path, images, allow_outside_root=outside)
 
 
 @register_dataset(
-    "detection", "shapes", "built-in shapes scenes with boxes and masks (split=test|val|train, n=N)"
+    "detection",
+    "shapes",
+    "built-in shapes scenes with boxes and masks (split=test|val|train, n=N)",
+    options=opts.SHAPES_DETECTION,
 )
 def _shapes(
-    path: str | None = None, split: str = "test", n: str | int | None = None, size: str | int = 128
+    path: str | None = None,
+    split: str = "test",
+    n: str | int | None = None,
+    size: str | int = 128,
+    segm_area: str = DEFAULT_SEGM_AREA,
 ) -> Dataset:
     from visionbench.tasks.data.detection_datasets import ShapesDetectionDataset
 
+    segm_area_option(segm_area)
     return ShapesDetectionDataset(split, n, size)
 
 
@@ -53,7 +87,9 @@ class DetectionTask(Task):
     gives ``nan``; zero detections give 0 wherever there is ground truth; crowd regions are
     ignored. Only the images evaluated (``--limit``) form the ground truth. Mask metrics are
     computed when every image's prediction carries ``masks`` and the ground truth has
-    segmentations. Per-image quality (``tp_50``, ``recall_50``, ``precision_50``) uses
+    segmentations; a detection's area (its small / medium / large range) is its mask's unless
+    the task option ``segm_area`` says ``box`` or ``pycocotools`` (recorded as ``task.scoring``).
+    Per-image quality (``tp_50``, ``recall_50``, ``precision_50``) uses
     COCO's matching at IoU 0.5 with 100 detections per image; recall is ``nan`` for an image
     without objects and precision ``nan`` for one without detections.
     """
@@ -67,6 +103,11 @@ class DetectionTask(Task):
         self._images: list[dict[str, Any]] = []
         self._gt: Any = None
         self._bootstrap: Any = None
+        self.segm_area = segm_area_option(spec.option_dict.get("segm_area", DEFAULT_SEGM_AREA))
+
+    def scoring(self) -> dict[str, Any]:
+        """``segm_area``: where mask mAP took each detection's area from (``mask``, ``box`` or ``pycocotools``)."""
+        return {"segm_area": self.segm_area}
 
     def info(self) -> TaskInfo:
         return TaskInfo(
@@ -115,7 +156,10 @@ class DetectionTask(Task):
                 raise ModelError(
                     f"prediction for {sample_id} is {type(pred).__name__}, not a dict of boxes/scores/labels"
                 )
-            entries = predictions_to_coco(image_id, pred)
+            try:
+                entries = predictions_to_coco(image_id, pred)
+            except DataError as exc:
+                raise ModelError(f"prediction for {sample_id}: {exc}") from None
             labels = np.fromiter((e["category_id"] for e in entries), np.int64, len(entries))
             unknown = labels[~np.isin(labels, self._known)]
             if unknown.size:
@@ -167,7 +211,9 @@ class DetectionTask(Task):
         extra: dict[str, Any] = {"counts": bbox.counts}
         if with_masks and all(with_masks):
             if gt.missing_segmentation is None:
-                segm_preds = load_coco_predictions(self._entries, gt, iou_type="segm", name="detections")
+                segm_preds = load_coco_predictions(
+                    self._entries, gt, iou_type="segm", name="detections", segm_area=self.segm_area
+                )
                 results["segm"] = evaluate_coco(gt, segm_preds, iou_type="segm")
                 metrics.update({f"segm/{k}": v for k, v in results["segm"].metrics.items()})
             else:
@@ -256,6 +302,12 @@ class DetectionTask(Task):
             ):  # a faster-coco-eval without per-image evaluations: no intervals
                 self._bootstrap = False
         return self._bootstrap.metrics(resample) if self._bootstrap else None
+
+    def bootstrap_block(self, resamples: np.ndarray) -> dict[str, np.ndarray] | None:
+        """``map`` and ``map_50`` of many resamples at once (see :mod:`visionbench.tasks.detection_resample`)."""
+        if self._bootstrap is None:
+            self.bootstrap_metrics(np.arange(self.num_updated()))
+        return self._bootstrap.metrics_block(resamples) if self._bootstrap else None
 
 
 def _json(value: Any) -> str:

@@ -60,6 +60,38 @@ class ImageBootstrap:
         self._column = np.searchsorted(np.asarray(sorted_ids), np.asarray(image_ids, dtype=np.int64))
         self._num_images = len(sorted_ids)
         self._num_cats = len(self._params.catIds)
+        self._block = None
+        self._block_inputs = (gt, preds, sorted_ids)
+
+    def metrics_block(self, positions: np.ndarray) -> dict[str, np.ndarray]:
+        """``map`` and ``map_50`` of many resamples at once (rows of ``positions``), equal to :meth:`metrics`.
+
+        Computed by :class:`~visionbench.tasks.detection_resample.ResampledMap`; rows it cannot
+        reproduce exactly (a repeated image with tied scores) go through :meth:`metrics`.
+        """
+        from visionbench.tasks.detection_resample import ResampledMap, valid_mean
+
+        if self._block is None:
+            gt, preds, sorted_ids = self._block_inputs
+            self._block = ResampledMap(gt, list(preds), self._params, sorted_ids)
+        positions = np.asarray(positions, dtype=np.int64)
+        columns = self._column[positions]
+        counts = np.zeros((len(positions), self._num_images), dtype=np.int64)
+        np.add.at(counts, (np.repeat(np.arange(len(positions)), positions.shape[1]), columns.ravel()), 1)
+        exact = self._block.exact_rows(counts)
+        out = {"map": np.empty(len(positions)), "map_50": np.empty(len(positions))}
+        for start in range(0, len(positions), 32):
+            rows = np.arange(start, min(start + 32, len(positions)))
+            fast = rows[~exact[rows]]
+            if fast.size:
+                precision = self._block.precision(counts[fast])
+                for j, row in enumerate(fast):
+                    out["map"][row] = valid_mean(precision[j])
+                    out["map_50"][row] = valid_mean(precision[j, self._t50])
+            for row in rows[exact[rows]]:
+                one = self.metrics(positions[row])
+                out["map"][row], out["map_50"][row] = one["map"], one["map_50"]
+        return out
 
     def metrics(self, positions: np.ndarray) -> dict[str, float]:
         # image-id order, as COCO concatenates images: ties in score then break the same way

@@ -98,38 +98,41 @@ class ResampledMap:
 
         Only true positives move recall, and precision only falls along a run of false positives,
         so COCO's precision envelope and its recall-threshold look-ups are decided at the true
-        positives alone: the sums are gathered there (false positives before each one included).
+        positives alone: the running sums are read there, false positives before each included.
+        The sums are of integers in float64, exact like COCO's integer counters.
         """
         b, t, r, kk = len(counts), len(self.iou_thrs), len(self.rec_thrs), len(self.cat_ids)
         out = np.full((b, t, r, kk), -1.0)
         weights = counts.astype(np.float64)
         for k, entry in enumerate(self.categories):
             npig = weights @ self.npig[k]
-            valid = npig > 0
-            if not valid.any():
+            valid = np.flatnonzero(npig > 0)
+            if not valid.size:
                 continue
-            w = weights[:, entry["column"]]  # [B, D]
-            seen = np.cumsum(w, axis=1)  # every detection so far, true, false or ignored
+            w = weights[np.ix_(valid, entry["column"])]  # [V, D]: each detection's multiplicity
+            seen = np.cumsum(w, axis=1)  # detections so far, whatever their outcome
             for ti in range(t):
                 positions = np.flatnonzero(entry["tp"][ti])
-                q = np.zeros((b, r))
-                if positions.size:
-                    tpc = np.cumsum(w[:, positions], axis=1)
-                    fpc = seen[:, positions] - tpc
-                    ignored = entry["ignored"][ti]
-                    if ignored.any():
-                        fpc -= np.cumsum(w * ignored, axis=1)[:, positions]
-                    with np.errstate(invalid="ignore", divide="ignore"):
-                        recall = tpc / npig[:, None]
-                        total = tpc + fpc
-                        prec = np.where(total > 0, tpc / np.where(total > 0, total, 1.0), 0.0)
-                    envelope = np.maximum.accumulate(prec[:, ::-1], axis=1)[:, ::-1]
-                    # first true positive whose recall reaches each threshold (COCO's lower_bound)
-                    idx = (recall[:, :, None] < self.rec_thrs[None, None, :]).sum(axis=1)
+                if not positions.size:
+                    out[valid, ti, :, k] = 0.0  # ground truth but no true positive
+                    continue
+                tpc = np.cumsum(w[:, positions], axis=1)
+                fpc = seen[:, positions] - tpc
+                ignored = entry["ignored"][ti]
+                if ignored.any():
+                    fpc -= np.cumsum(w * ignored, axis=1)[:, positions]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    recall = tpc / npig[valid, None]
+                    total = tpc + fpc
+                    prec = np.where(total > 0, tpc / np.where(total > 0, total, 1.0), 0.0)
+                envelope = np.maximum.accumulate(prec[:, ::-1], axis=1)[:, ::-1]
+                for j, row in enumerate(valid):
+                    # the first true positive whose recall reaches each threshold (COCO's lower_bound)
+                    idx = np.searchsorted(recall[j], self.rec_thrs, side="left")
                     inside = idx < positions.size
-                    rows = np.broadcast_to(np.arange(b)[:, None], idx.shape)
-                    q[inside] = envelope[rows[inside], idx[inside]]
-                out[valid, ti, :, k] = q[valid]
+                    q = np.zeros(r)
+                    q[inside] = envelope[j, idx[inside]]
+                    out[row, ti, :, k] = q
         return out
 
 

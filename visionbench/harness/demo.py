@@ -32,7 +32,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from visionbench.harness.runner import execute
     from visionbench.harness.specs import RunSpec, parse_model_spec, parse_task_spec
 
-    records = []
+    records, directories = [], []
     plan = demo_plan()
     for number, (model, task) in enumerate(plan, start=1):
         spec = RunSpec(
@@ -56,8 +56,32 @@ def run_demo(args: argparse.Namespace) -> int:
             workers=args.workers,
         )
         records.append(outcome.record)
+        directories.append(outcome.directory)
     print_leaderboard(records)
+    if not args.quiet:
+        _rescore_check(directories)
     tracking = {r.get("tracking", {}).get("uri") for r in records} - {None}
     if tracking:
         print(f"logged to MLflow at {', '.join(sorted(tracking))}; records under {args.output}")
     return 0
+
+
+def _rescore_check(directories: list[Path]) -> None:
+    """Recompute every run from its stored per-sample state (no model, no images) and say whether it agrees."""
+    import time
+
+    from visionbench.harness.record import RECORD_FILE, read_record
+    from visionbench.harness.rescore import rescore
+
+    start, differ = time.perf_counter(), []
+    for directory in directories:
+        _, _, result = rescore(directory)
+        stored = read_record(directory / RECORD_FILE)["metrics"]
+        if any(
+            stored.get(k) != v and not (stored.get(k) is None and v != v) for k, v in result.metrics.items()
+        ):
+            differ.append(directory)
+    verdict = "identical metrics and intervals" if not differ else f"{len(differ)} differ: {differ}"
+    print(
+        f"rescored {len(directories)} runs from their stored state in {time.perf_counter() - start:.1f} s: {verdict}"
+    )

@@ -126,14 +126,26 @@ class ResampledMap:
                     total = tpc + fpc
                     prec = np.where(total > 0, tpc / np.where(total > 0, total, 1.0), 0.0)
                 envelope = np.maximum.accumulate(prec[:, ::-1], axis=1)[:, ::-1]
-                for j, row in enumerate(valid):
-                    # the first true positive whose recall reaches each threshold (COCO's lower_bound)
-                    idx = np.searchsorted(recall[j], self.rec_thrs, side="left")
-                    inside = idx < positions.size
-                    q = np.zeros(r)
-                    q[inside] = envelope[j, idx[inside]]
-                    out[row, ti, :, k] = q
+                idx = _lower_bound_rows(recall, self.rec_thrs)
+                inside = idx < positions.size
+                q = np.zeros((len(valid), r))
+                q[inside] = np.take_along_axis(envelope, np.where(inside, idx, 0), axis=1)[inside]
+                out[valid, ti, :, k] = q
         return out
+
+
+def _lower_bound_rows(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Per row of the row-sorted ``values`` ``[V, P]``: the first index whose value is >= each threshold.
+
+    One ``searchsorted`` over all rows: complex numbers order lexicographically (real, then
+    imaginary), so ``row + 1j * value`` keeps each row's block in order and compares values exactly.
+    """
+    v, p = values.shape
+    rows = np.arange(v, dtype=np.float64)[:, None]
+    flat = (rows + 1j * values).ravel()
+    keys = (rows + 1j * thresholds[None, :]).ravel()
+    found = np.searchsorted(flat, keys, side="left").reshape(v, len(thresholds))
+    return found - np.arange(v)[:, None] * p
 
 
 def _match(

@@ -19,6 +19,7 @@ from visionbench.leaderboard.views.common import table
 RUN_FIELDS = ("run_id", "artifact_uri", "record_path")
 FINGERPRINTS = (
     "run_fingerprint",
+    "prediction_identity",
     "model_fingerprint",
     "dataset_fingerprint",
     "task_version",
@@ -200,10 +201,16 @@ def _sample_caption(row: pd.Series) -> str:
 
 
 def _environment(row: pd.Series, record: dict[str, Any] | None) -> None:
-    env = (record or {}).get("environment") or {
-        k: row.get(k) for k in ("hardware", "device", "precision", "batch_size")
-    }
+    env = dict(
+        (record or {}).get("environment")
+        or {k: row.get(k) for k in ("hardware", "device", "precision", "batch_size")}
+    )
+    libraries = env.pop("libraries", None)
     table(_pairs(env), "env_table")
+    if libraries:
+        st.caption("Library versions (the metric libraries are part of the run's identity)")
+        table(_pairs(libraries), "libraries_table")
+    _identity(record)
     st.subheader("Fingerprints")
     prints = {k: row.get(k) for k in FINGERPRINTS if row.get(k)}
     if record:
@@ -216,6 +223,37 @@ def _environment(row: pd.Series, record: dict[str, Any] | None) -> None:
         st.json(
             {k: record["model"].get(k) for k in ("preprocess", "options", "label_map", "weights")},
             expanded=False,
+        )
+
+
+def _identity(record: dict[str, Any] | None) -> None:
+    """What the run is identified by (its content), where its per-sample state lives, and its shards."""
+    identity = (record or {}).get("identity")
+    if not identity:
+        return
+    st.subheader("Content identity")
+    st.caption(
+        "Runs with the same prediction identity saw the same weights, preprocessing, label map, data "
+        "and subset at the same precision on the same device type; batch size and workers are not part of it."
+    )
+    parts = {k: v for k, v in identity.get("components", {}).items() if k != "metric_libraries"}
+    table(
+        _pairs(
+            {"prediction identity": identity.get("prediction"), "run identity": identity.get("run"), **parts}
+        ),
+        "identity_table",
+    )
+    state = record.get("state") or {}
+    if state:
+        st.caption(
+            f"Per-sample state: {state.get('num_samples')} samples in the state store "
+            f"`{state.get('identity')}`; `visionbench rescore <run folder>` recomputes the metrics from it."
+        )
+    shards = record.get("distributed")
+    if shards:
+        st.caption(
+            f"Distributed over {shards.get('world_size')} ranks ({shards.get('backend')}): "
+            f"{shards.get('images')} images in {float(shards.get('wall_s') or 0):.2f} s"
         )
 
 

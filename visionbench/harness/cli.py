@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--task-arg", action="append", default=[], metavar="K=V", help="task option, repeatable")
     run.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="hf: models: allow running Python code shipped with the model (off by default; recorded)",
+    )
+    run.add_argument(
         "--label-map", default=None, help="dataset class -> model class: FILE.json|yaml or 'a=x,b=y'"
     )
     run.add_argument(
@@ -82,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     sd.add_argument("--gt", required=True, help="COCO instances JSON")
     sd.add_argument("--pred", required=True, help="COCO results JSON (list of detections)")
     sd.add_argument("--iou-type", default="bbox", choices=["bbox", "segm"])
+    sd.add_argument(
+        "--segm-area",
+        default=None,
+        choices=["mask", "box", "pycocotools"],
+        help="segm: take each detection's area from its mask or its box "
+        "(default: as pycocotools' loadRes does, the box when the results carry one)",
+    )
     sd.add_argument("--json", action="store_true")
     ss = score_sub.add_parser(
         "segmentation", help="ground-truth mask folder vs predicted mask folder (matched by name)"
@@ -122,23 +134,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync = sub.add_parser("sync", help="log run folders whose MLflow logging is pending")
     sync.add_argument("--output", default=DEFAULT_OUTPUT)
-    sync.add_argument("--tracking-uri", default=None)
+    sync.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="log every pending run here (default: the tracking URI each run was meant for)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from visionbench.errors import VisionbenchError
+    """Exit codes: 0 done, 2 bad input (one line naming it; argparse usage errors too), 3 internal error."""
+    from visionbench.harness.cli_checks import add_debug_flag, check_args, failure
 
+    parser = build_parser()
+    add_debug_flag(parser)
+    args = parser.parse_args(argv)
     try:
+        check_args(args)
         return _dispatch(args)
-    except VisionbenchError as exc:
-        message = " ".join(str(exc).split())
-        print(f"visionbench: error: {message}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("visionbench: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - one line on stderr, never a traceback unless --debug
+        return failure(exc, debug=args.debug)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -159,14 +177,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "rescore":
         return _cmd_rescore(args)
     if args.command == "sync":
-        from visionbench.harness.tracking import sync
+        from visionbench.harness.tracking import sync_command
 
-        for directory, tracking in sync(Path(args.output), args.tracking_uri):
-            print(
-                f"{directory}: {tracking['status']}"
-                + (f" ({tracking['error']})" if tracking["error"] else "")
-            )
-        return 0
+        return sync_command(Path(args.output), args.tracking_uri)
     raise AssertionError(args.command)
 
 
@@ -182,8 +195,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     options = parse_key_values(args.model_arg, option="--model-arg")
     task_options = parse_key_values(args.task_arg, option="--task-arg")
+    if args.trust_remote_code and not any(m.startswith("hf:") for m in args.model):
+        from visionbench.errors import ConfigError
+
+        raise ConfigError("--trust-remote-code applies to hf: models only")
     models = [
-        parse_model_spec(m, weights=args.weights, options=options, label_map=args.label_map)
+        parse_model_spec(
+            m,
+            weights=args.weights,
+            options={**options, "trust_remote_code": True}
+            if args.trust_remote_code and m.startswith("hf:")
+            else options,
+            label_map=args.label_map,
+        )
         for m in args.model
     ]
     tasks = [parse_task_spec(t, task_options) for t in args.task]
@@ -233,7 +257,7 @@ def _cmd_rescore(args: argparse.Namespace) -> int:
         "metrics": result.metrics,
     }
     if args.log:
-        from visionbench.harness.runner import publish
+        from visionbench.harness.outputs import publish
         from visionbench.harness.store import StateStore, resolve_store
 
         new = rescored_record(record, task, result, run_dir)
@@ -249,6 +273,7 @@ def _cmd_rescore(args: argparse.Namespace) -> int:
             precision,
             store,
             track=not args.no_track,
+            tracking_uri=args.tracking_uri,
         )
         if args.no_track:
             new["tracking"] = {
@@ -291,7 +316,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if args.kind == "detection":
         from visionbench.harness.scoring_detection import score_detection
 
-        result = score_detection(Path(args.gt), Path(args.pred), iou_type=args.iou_type)
+        result = score_detection(
+            Path(args.gt), Path(args.pred), iou_type=args.iou_type, segm_area=args.segm_area
+        )
     elif args.kind == "segmentation":
         from visionbench.harness.scoring_segmentation import score_segmentation
 

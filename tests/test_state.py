@@ -92,7 +92,7 @@ def test_compact_state_for_huge_label_spaces(seed: int, monkeypatch: pytest.Monk
     import torch
 
     from visionbench.tasks import classification
-    from visionbench.tasks.classification_metrics import top_k_accuracy, to_probabilities
+    from visionbench.tasks.classification_metrics import to_probabilities, top_k_accuracy
 
     rng = np.random.default_rng(seed)
     monkeypatch.setattr(classification, "FULL_SCORE_MAX_CLASSES", 5)  # digits' 10 classes count as huge

@@ -315,6 +315,18 @@ class Task(ABC):
         return len(self.state)
 
 
+def check_batch_length(count: int, sample_ids: Sequence[str], what: str) -> None:
+    """A task's ``encode`` got ``count`` predictions (``what``) for ``sample_ids``: a mismatch names the first sample left out."""
+    from visionbench.errors import ModelError
+
+    if count != len(sample_ids):
+        first = sample_ids[0] if len(sample_ids) else "?"
+        missing = sample_ids[count] if count < len(sample_ids) else first
+        raise ModelError(
+            f"{count} {what} for a batch of {len(sample_ids)} samples (first sample without its own: '{missing}')"
+        )
+
+
 LABEL_ALTERNATIVES = "|"
 
 

@@ -34,3 +34,7 @@ class LabelMapError(ModelError):
 
 class TrackingError(VisionbenchError):
     """The tracking store cannot be reached or written."""
+
+
+class ModelOptionError(ConfigError, ModelError):
+    """A ``--model-arg`` the model's loader does not accept, or a value it cannot use."""

@@ -8,6 +8,7 @@ data configs, Hugging Face processors) use that instead and record its descripti
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -16,6 +17,19 @@ from visionbench.errors import ConfigError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos")
+MAX_SIDE = 4096  # a resize or crop beyond this is a typo, and would allocate gigabytes a batch
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _side(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_SIDE
+
+
+def _pair(value: Any) -> bool:
+    return isinstance(value, tuple) and len(value) == 2 and all(_side(v) for v in value)
 
 
 @dataclass(frozen=True)
@@ -43,25 +57,48 @@ class Preprocess:
                 f"interpolation must be one of {', '.join(_INTERPOLATIONS)}, not '{self.interpolation}'"
             )
         channels = 1 if self.mode == "L" else 3
+        for key in ("mean", "std"):
+            values = getattr(self, key)
+            if not isinstance(values, tuple) or not all(_finite(v) for v in values):
+                raise ConfigError(f"preprocess {key} must be a list of finite numbers, got {values!r}")
         if len(self.mean) != channels or len(self.std) != channels:
             raise ConfigError(f"mean/std need {channels} values for mode {self.mode}")
+        if min(self.std) <= 0:
+            raise ConfigError(f"preprocess std must be positive, got {list(self.std)}")
+        if not _finite(self.scale) or self.scale <= 0:
+            raise ConfigError(f"preprocess scale must be a positive number, got {self.scale!r}")
+        if self.resize is not None and not (_side(self.resize) or _pair(self.resize)):
+            raise ConfigError(
+                f"preprocess resize/size must be a side or [height, width] in 1..{MAX_SIDE}, got {self.resize!r}"
+            )
+        if self.crop is not None and not _pair(self.crop):
+            raise ConfigError(f"preprocess crop must be [height, width] in 1..{MAX_SIDE}, got {self.crop!r}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocess:
+        if not isinstance(data, dict):
+            raise ConfigError(f"preprocess must be a mapping of options, got {data!r}"[:200])
         data = dict(data)
-        for key in ("crop", "size"):
+        for key in ("crop", "size", "resize"):
             if isinstance(data.get(key), list):
                 data[key] = tuple(data[key])
+        if isinstance(data.get("crop"), int) and not isinstance(data["crop"], bool):
+            data["crop"] = (data["crop"], data["crop"])
         if "size" in data:  # exact size, no crop
             data["resize"] = data.pop("size")
-        if isinstance(data.get("resize"), list):
-            data["resize"] = tuple(data["resize"])
         for key in ("mean", "std"):
             if key in data:
+                if not isinstance(data[key], list | tuple) or not all(_finite(v) for v in data[key]):
+                    raise ConfigError(
+                        f"preprocess {key} must be a list of finite numbers, got {data[key]!r}"[:200]
+                    )
                 data[key] = tuple(float(v) for v in data[key])
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ConfigError(f"unknown preprocess option(s): {', '.join(sorted(unknown))}")
+            raise ConfigError(f"unknown preprocess option(s): {', '.join(sorted(map(str, unknown)))}")
+        for key in ("mode", "interpolation"):
+            if key in data and not isinstance(data[key], str):
+                raise ConfigError(f"preprocess {key} must be a string, got {data[key]!r}"[:200])
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:

@@ -24,11 +24,17 @@ ENTRY_POINT_GROUP = "visionbench.adapters"
 
 # family -> (loader as "module:object", kinds it serves): registered like entry points
 BUILTIN_LOADERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "torchvision": ("visionbench.adapters.family_torchvision:load", ("classification", "detection", "segmentation")),
+    "torchvision": (
+        "visionbench.adapters.family_torchvision:load",
+        ("classification", "detection", "segmentation"),
+    ),
     "timm": ("visionbench.adapters.family_timm:load", ("classification",)),
     "hf": ("visionbench.adapters.family_hf:load", ("classification", "detection", "segmentation")),
     "onnx": ("visionbench.adapters.family_onnx:load", ("classification", "detection", "segmentation")),
-    "callable": ("visionbench.adapters.family_callable:load", ("classification", "detection", "segmentation")),
+    "callable": (
+        "visionbench.adapters.family_callable:load",
+        ("classification", "detection", "segmentation"),
+    ),
     "zoo": ("visionbench.adapters.family_zoo:load", ("classification", "detection", "segmentation")),
 }
 BUILTIN = "built-in"
@@ -44,9 +50,12 @@ _ENTRY_POINTS_READ: list[bool] = []
 _TASKS: dict[str, type] = {}
 _DATASETS: dict[tuple[str, str], Callable[..., Any]] = {}
 _DATASET_HELP: dict[tuple[str, str], str] = {}
+_DATASET_OPTIONS: dict[tuple[str, str], Any] = {}  # (kind, source) -> {name: Option} or None (unchecked)
 
 
-def register_adapter(family: str, kinds: tuple[str, ...] | None = None, origin: str = "python") -> Callable[[T], T]:
+def register_adapter(
+    family: str, kinds: tuple[str, ...] | None = None, origin: str = "python"
+) -> Callable[[T], T]:
     """Decorator registering a loader ``loader(spec, kind)`` in this process for ``family`` and its kinds.
 
     ``kinds`` defaults to the loader's ``kinds`` attribute. Entry points do the same from metadata.
@@ -79,12 +88,19 @@ def register_task(kind: str) -> Callable[[type[T]], type[T]]:
 
 
 def register_dataset(
-    kind: str, source: str, help: str = ""
+    kind: str, source: str, help: str = "", options: dict[str, Any] | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator for a dataset factory ``factory(path: str | None, **options) -> Dataset``."""
+    """Decorator for a dataset factory ``factory(path: str | None, **options) -> Dataset``.
+
+    ``options`` declares the accepted options (``name -> visionbench.schema.Option``); without
+    it they are read from the factory's keyword parameters (a ``**kwargs`` factory is unchecked).
+    """
 
     def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
+        from visionbench.schema import signature_options
+
         _DATASETS[(kind, source)] = factory
+        _DATASET_OPTIONS[(kind, source)] = options if options is not None else signature_options(factory)
         _DATASET_HELP[(kind, source)] = help or ((factory.__doc__ or "").strip().splitlines() or [""])[0]
         return factory
 
@@ -116,11 +132,15 @@ def _read_registrations() -> None:
         try:
             loader = point.load()
         except Exception as exc:  # noqa: BLE001 - a broken plug-in must not break the built-ins
-            raise SpecError(f"adapter entry point '{point.name} = {point.value}' ({origin}) failed to load: {exc}") from None
+            raise SpecError(
+                f"adapter entry point '{point.name} = {point.value}' ({origin}) failed to load: {exc}"
+            ) from None
         _LOADED[point.value] = loader
         kinds = getattr(loader, "kinds", None)
         if not kinds:
-            raise SpecError(f"adapter entry point '{point.name} = {point.value}' ({origin}) declares no kinds")
+            raise SpecError(
+                f"adapter entry point '{point.name} = {point.value}' ({origin}) declares no kinds"
+            )
         for kind in kinds:
             _add(point.name, kind, point.value, origin)
 
@@ -163,7 +183,9 @@ def build_adapter(spec: Any, kind: str) -> Any:
     if isinstance(built, Adapter):
         return built
     if not isinstance(built, Model):
-        raise SpecError(f"the {spec.family} loader returned {type(built).__name__}, not a Model or an Adapter")
+        raise SpecError(
+            f"the {spec.family} loader returned {type(built).__name__}, not a Model or an Adapter"
+        )
     return ModelAdapter(spec, kind, built)
 
 
@@ -181,6 +203,20 @@ def dataset_factory(kind: str, source: str) -> Callable[..., Any]:
         known = ", ".join(sorted(s for k, s in _DATASETS if k == kind))
         raise SpecError(f"unknown {kind} dataset source '{source}' (known: {known})")
     return _DATASETS[(kind, source)]
+
+
+def check_dataset_options(kind: str, source: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The options of a ``kind:source`` task checked against its declaration (ConfigError naming the option)."""
+    from visionbench.schema import check_options
+
+    dataset_factory(kind, source)
+    return check_options(options, _DATASET_OPTIONS.get((kind, source)), f"{kind}:{source}")
+
+
+def dataset_options(kind: str, source: str) -> dict[str, Any] | None:
+    """The declared options of a dataset source (None: unchecked)."""
+    dataset_factory(kind, source)
+    return _DATASET_OPTIONS.get((kind, source))
 
 
 def dataset_sources() -> dict[str, list[tuple[str, str]]]:

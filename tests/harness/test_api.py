@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-MODULE = '''
+MODULE = """
 def build():
     from visionbench.zoo.catalog import load_model
 
     return load_model("digits-cnn")
-'''
+"""
 
 
 def test_evaluate_module_equals_callable_spec(workdir: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -32,9 +32,17 @@ def test_schema1_folder_is_listed_and_synced(workdir: Path, cli) -> None:
     # the schema-1 layout: <output>/<task slug>/<model slug>/record.json, pending sync
     old = workdir / "old" / "classification-digits" / "zoo-digits-linear"
     old.mkdir(parents=True)
-    record["tracking"] = {"uri": None, "experiment": "visionbench", "run_id": None, "status": "pending", "error": "x"}
+    record["tracking"] = {
+        "uri": None,
+        "experiment": "visionbench",
+        "run_id": None,
+        "status": "pending",
+        "error": "x",
+    }
     (old / "record.json").write_text(json.dumps(record))
-    (old / "predictions.parquet").write_bytes((Path("new").rglob("predictions.parquet").__next__()).read_bytes())
+    (old / "predictions.parquet").write_bytes(
+        (Path("new").rglob("predictions.parquet").__next__()).read_bytes()
+    )
     (old / "PENDING_SYNC").write_text(f"sqlite:///{workdir / 'mlflow.db'}\n")
     ((path, read),) = iter_records(workdir / "old")
     assert read["schema_version"] == 1

@@ -93,7 +93,12 @@ def test_perturbed_segmentation_counts_change_pixel_accuracy_by_hand(workdir: Pa
     counts = table.column("counts").to_pylist()
     k = len(json.loads((run_dir / "record.json").read_text())["task"]["classes"])
     total = sum(sum(c) for c in counts)
-    correct = sum(n for cs, ns in zip(cells, counts, strict=True) for c, n in zip(cs, ns, strict=True) if c // k == c % k)
+    correct = sum(
+        n
+        for cs, ns in zip(cells, counts, strict=True)
+        for c, n in zip(cs, ns, strict=True)
+        if c // k == c % k
+    )
     # image 0: move 10 correctly classified pixels of its first diagonal cell to "predicted as the next class"
     image_cells, image_counts = list(cells[0]), list(counts[0])
     diag = next(i for i, c in enumerate(image_cells) if c // k == c % k and image_counts[i] >= 10)
@@ -110,8 +115,12 @@ def test_perturbed_segmentation_counts_change_pixel_accuracy_by_hand(workdir: Pa
     counts[0] = [image_counts[i] for i in order]
     import pyarrow as pa
 
-    table = table.set_column(table.schema.get_field_index("cells"), "cells", pa.array(cells, pa.list_(pa.int64())))
-    table = table.set_column(table.schema.get_field_index("counts"), "counts", pa.array(counts, pa.list_(pa.int64())))
+    table = table.set_column(
+        table.schema.get_field_index("cells"), "cells", pa.array(cells, pa.list_(pa.int64()))
+    )
+    table = table.set_column(
+        table.schema.get_field_index("counts"), "counts", pa.array(counts, pa.list_(pa.int64()))
+    )
     pq.write_table(table, chunk)
     code, out, err = cli("rescore", str(run_dir), "--json")
     assert code == 0, err

@@ -56,3 +56,12 @@ def markdown_texts(at: Any) -> list[str]:
         if node.type in ("radio", "button_group") and hasattr(proto, "options"):
             bodies += [o if isinstance(o, str) else getattr(o, "content", "") for o in proto.options]
     return bodies
+
+
+def assert_no_html(at: Any) -> None:
+    """No raw HTML element, and no element that lets HTML through (``unsafe_allow_html``)."""
+    assert not at.get("html"), "raw HTML element"
+    for node in all_nodes(at):
+        proto = getattr(node, "proto", None)
+        if proto is not None and getattr(proto, "allow_html", False):
+            raise AssertionError(f"{node.type} allows HTML")

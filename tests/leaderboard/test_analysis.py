@@ -126,8 +126,8 @@ def test_paired_deltas_use_shared_keys_headline_first() -> None:
 def test_pair_runs_prefers_a_shared_configuration() -> None:
     from pathlib import Path
 
-    from visionbench.leaderboard.data import finish
     from visionbench.harness.record import row_from_record
+    from visionbench.leaderboard.data import finish
     from visionbench.leaderboard.synthetic import synthetic_record
 
     recs = [

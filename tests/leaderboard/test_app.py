@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from apptest_tools import all_nodes, charts, dataframe, markdown_texts, texts
+from apptest_tools import assert_no_html, charts, dataframe, markdown_texts, texts
 
 EVIL = "<script>alert(1)</script>"
 KINDS = ["classification", "detection", "segmentation", "captioning", "robustness"]
@@ -199,11 +199,7 @@ def test_compare_paired_deltas_and_mcnemar(seeded, app_env) -> None:
 
 
 def _assert_inert(at: Any) -> None:
-    assert not at.get("html"), "raw HTML element"
-    for node in all_nodes(at):
-        proto = getattr(node, "proto", None)
-        if proto is not None and getattr(proto, "allow_html", False):
-            raise AssertionError(f"{node.type} allows HTML")
+    assert_no_html(at)
     for body in markdown_texts(at):
         assert EVIL not in body and not re.search(r"(?<!\\)<", body), body
 

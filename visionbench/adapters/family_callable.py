@@ -13,9 +13,11 @@ import importlib
 from typing import Any
 
 from visionbench.adapters.core import Model
+from visionbench.adapters.model_options import check_factory_options, refuse_weights
 from visionbench.adapters.objects import model_for_object
 from visionbench.contracts import ModelSpec
 from visionbench.errors import ModelError, SpecError
+from visionbench.schema import Option
 
 
 def load_factory(target: str) -> Any:
@@ -39,7 +41,9 @@ def load(spec: ModelSpec, kind: str) -> Model:
     options = spec.option_dict
     preprocess = options.pop("preprocess", None)
     classes = options.pop("classes", None)
+    refuse_weights(spec, "the factory loads its own weights (pass a path with --model-arg)")
     factory = load_factory(spec.target)
+    check_factory_options(factory, spec, options, {"preprocess": Option("json"), "classes": Option("json")})
     try:
         obj = factory(**options)
     except Exception as exc:  # noqa: BLE001 - user code: report it as a model error

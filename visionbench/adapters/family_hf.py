@@ -9,7 +9,9 @@ the processor's ``post_process_object_detection`` at each original size, class m
 ``post_process_semantic_segmentation``. Labels come from ``config.id2label`` (``LABEL_<n>``
 placeholders count as unnamed); an ImageNet-1k classifier also answers to WordNet ids.
 Options: ``revision``, ``use_fast``, and for detection ``threshold`` (default 0.0: COCO
-scoring wants every ranked detection).
+scoring wants every ranked detection). Code that a model repository ships (``auto_map`` in its
+config) is never run unless ``trust_remote_code`` is true (``run --trust-remote-code``); the
+record's ``model.source.trust_remote_code`` says which.
 """
 
 from __future__ import annotations
@@ -23,14 +25,24 @@ from visionbench.adapters.labels import imagenet_label_space, model_label_space,
 from visionbench.adapters.pixels import PixelModel, ToPixels, state_dict_digest
 from visionbench.contracts import ImageMeta, ModelSpec
 from visionbench.errors import ModelError
+from visionbench.schema import Option
 
 AUTO = {
     "classification": ("AutoModelForImageClassification", "an image-classification"),
     "detection": ("AutoModelForObjectDetection", "an object-detection"),
     "segmentation": ("AutoModelForSemanticSegmentation", "a semantic-segmentation"),
 }
-OPTIONS = {"classification": ("revision", "use_fast"), "segmentation": ("revision", "use_fast")}
-OPTIONS["detection"] = ("threshold", "revision", "use_fast")
+OPTIONS = {
+    "classification": ("revision", "use_fast", "trust_remote_code"),
+    "segmentation": ("revision", "use_fast", "trust_remote_code"),
+    "detection": ("threshold", "revision", "use_fast", "trust_remote_code"),
+}
+DECLARED = {
+    "threshold": Option("float", minimum=0, maximum=1),
+    "revision": Option("str"),
+    "use_fast": Option("bool"),
+    "trust_remote_code": Option("bool"),
+}
 PROCESSOR_KEYS = ("size", "crop_size", "do_resize", "do_center_crop", "do_rescale", "rescale_factor",
                   "do_normalize", "image_mean", "image_std", "resample", "do_pad", "do_reduce_labels")  # fmt: skip
 
@@ -76,28 +88,69 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+_REMOTE_CODE = (
+    "hf:{target}: {where} asks to run its own Python code (auto_map); visionbench does not run "
+    "a model's code unless you trust it: pass --trust-remote-code (model option trust_remote_code=true)"
+)
+
+
+def trust_remote_code(value: Any, target: str) -> bool:
+    """The ``trust_remote_code`` option as a bool; anything but a clear true/false is refused."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+        return text in ("true", "1", "yes", "on")
+    raise ModelError(f"hf:{target}: option trust_remote_code must be true or false, got {value!r}")
+
+
+def _refuse_remote_code(target: str) -> None:
+    """A local model folder whose config or processor config maps classes to its own code: a clear refusal."""
+    import json
+    from pathlib import Path
+
+    folder = Path(target)
+    if not folder.is_dir():
+        return  # a hub id: transformers refuses with trust_remote_code=False, mapped in _load
+    for name in ("config.json", "preprocessor_config.json", "processor_config.json"):
+        try:
+            data = json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("auto_map"):
+            raise ModelError(_REMOTE_CODE.format(target=target, where=f"{folder / name}"))
+
+
 def _load(spec: ModelSpec, kind: str) -> tuple[Any, Any, dict[str, Any]]:
     try:
         import transformers
         from transformers.utils import logging as hf_logging
     except ImportError:
         raise ModelError("transformers is not installed: pip install 'visionbench[hf]'") from None
-    options = spec.option_dict
-    unknown = sorted(set(options) - set(OPTIONS[kind]))
-    if unknown:
-        raise ModelError(
-            f"unknown option(s) for hf:{spec.target}: {', '.join(unknown)} (known: {', '.join(OPTIONS[kind])})"
-        )
+    from visionbench.adapters.model_options import check_model_options
+
+    options = check_model_options(spec, {key: DECLARED.get(key, Option("any")) for key in OPTIONS[kind]})
+    trust = trust_remote_code(options.get("trust_remote_code", False), spec.target)
     load = {"revision": options["revision"]} if "revision" in options else {}
+    load["trust_remote_code"] = trust  # explicit: never the library's interactive prompt
     extra = {"use_fast": bool(options["use_fast"])} if "use_fast" in options else {}
     auto, what = AUTO[kind]
+    if not trust:
+        _refuse_remote_code(spec.target)
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # loading bars would clutter --quiet and non-TTY output
     try:
         net = getattr(transformers, auto).from_pretrained(spec.target, **load)
         processor = transformers.AutoImageProcessor.from_pretrained(spec.target, **load, **extra)
     except (OSError, ValueError) as exc:
+        if not trust and "trust_remote_code" in str(exc):
+            raise ModelError(_REMOTE_CODE.format(target=spec.target, where="the model repository")) from None
         raise ModelError(f"hf:{spec.target}: cannot load {what} model and image processor: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the repository's own code, run because the user trusted it
+        if not trust:
+            raise
+        raise ModelError(f"hf:{spec.target}: the model's own code (trust_remote_code) failed: "
+                         f"{type(exc).__name__}: {exc}") from None  # fmt: skip
     finally:
         if bars:
             hf_logging.enable_progress_bar()
@@ -117,7 +170,8 @@ def load(spec: ModelSpec, kind: str) -> Model:
     common = {
         "licence": str(getattr(net.config, "license", None) or "Apache-2.0 (transformers code); weights per their model card"),
         "source": {"library": "transformers", "model": spec.target, "architecture": type(net).__name__,
-                   "revision": options.get("revision")},
+                   "revision": options.get("revision"),
+                   "trust_remote_code": trust_remote_code(options.get("trust_remote_code", False), spec.target)},
         "digest": lambda: state_dict_digest(net),
         "extra": {"architecture": type(net).__name__},
     }  # fmt: skip

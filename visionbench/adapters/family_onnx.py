@@ -73,13 +73,18 @@ def load(spec: ModelSpec, kind: str) -> Model:
         from visionbench.adapters.onnx_yolo import load_detector
 
         return load_detector(spec)
+    from visionbench.adapters.model_options import PREPROCESS, check_model_options, refuse_weights
+    from visionbench.schema import Option
+
+    declared = {"classes": Option("json"), **PREPROCESS}
+    if kind == "classification":
+        declared["classes_key"] = Option("str")
+    check_model_options(spec, declared)
+    refuse_weights(spec, "the weights are in the .onnx file")
     onnx = OnnxModel(spec.target)
     options = spec.option_dict
     classes = options.pop("classes", None)
     key = options.pop("classes_key", None) if kind == "classification" else None
-    unknown = set(options) - PREPROCESS_KEYS
-    if unknown:
-        raise ModelError(f"unknown option(s) for onnx:{onnx.path.name}: {', '.join(sorted(unknown))}")
     if classes is None:
         value = onnx.metadata_value((key,) if key else CLASS_KEYS)
         if value is None and key:

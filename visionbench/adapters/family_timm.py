@@ -44,15 +44,26 @@ def load(spec: ModelSpec, kind: str) -> Model:
         from timm.data import create_transform, resolve_data_config
     except ImportError:
         raise ModelError("timm is not installed: pip install 'visionbench[timm]'") from None
-    options = spec.option_dict
+    from visionbench.adapters.model_options import builder_error, check_own_options
+    from visionbench.schema import Option
+
+    own = {"pretrained": Option("bool")}
+    options = {**spec.option_dict, **check_own_options(spec, own)}
     pretrained = bool(options.pop("pretrained", False))
     name = spec.target
     if not timm.is_model(name.split(".")[0]):
         raise SpecError(f"unknown timm model '{name}'")
+    from visionbench.adapters.weights_file import is_weights_file, load_into, weights_only_loads
+
     try:
-        net = timm.create_model(name, pretrained=pretrained, **options)
+        with weights_only_loads(f"timm:{name}"):
+            net = timm.create_model(name, pretrained=pretrained, **options)
     except (RuntimeError, OSError) as exc:
         raise ModelError(f"timm:{name}: cannot create model (pretrained={pretrained}): {exc}") from None
+    except (TypeError, ValueError, KeyError, AssertionError) as exc:
+        raise builder_error(exc, spec, spec.option_dict, own) from None
+    if is_weights_file(spec.weights):  # --weights FILE: a local state_dict, read without unpickling code
+        load_into(net, spec.weights, spec.spec)
     config = resolve_data_config({}, model=net)
     pixels, mean, std = decompose(create_transform(**config, is_training=False))
     if "mean" in config:  # the same float32 values as the transform's tensors, recorded as the config says

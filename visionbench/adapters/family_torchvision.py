@@ -1,7 +1,9 @@
 """torchvision models: ``torchvision:<name>`` for classification, detection and segmentation.
 
 ``--weights NAME|DEFAULT|Enum.MEMBER`` loads named weights the torchvision way (downloaded into
-the torch hub cache on first use); they bring their category names and their transforms, which
+the torch hub cache on first use, read with ``weights_only=True``); ``--weights FILE.pt`` loads a
+local state_dict (never unpickling code, :mod:`visionbench.adapters.weights_file`). Named
+weights bring their category names and their transforms, which
 are decomposed into data: resize size, crop, interpolation (geometric, ``x / 255`` as
 ``convert_image_dtype``) and mean/std (applied in the forward). Without weights the model is
 randomly initialised, its backbone too unless ``--model-arg weights_backbone=Enum.MEMBER``
@@ -25,8 +27,16 @@ from visionbench.adapters.objects import model_preprocess
 from visionbench.adapters.pixels import ToPixels, describe_preprocess, state_dict_digest
 from visionbench.contracts import ImageMeta, ModelSpec
 from visionbench.errors import ModelError, SpecError
+from visionbench.schema import Option
 
 LICENCE = "BSD-3-Clause (torchvision code); weights per their source"
+# --model-arg options the adapter reads itself; any other key goes to the model builder
+_BACKBONE = {"weights_backbone": Option("str", nullable=True)}
+OWN_OPTIONS = {
+    "classification": {"preprocess": Option("json")},
+    "segmentation": {"preprocess": Option("json"), **_BACKBONE},
+    "detection": {**_BACKBONE, "mask_threshold": Option("float", minimum=0, maximum=1)},
+}
 
 
 def weights_enum(name: str, value: Any, what: str = "weights") -> Any:
@@ -64,11 +74,17 @@ def decompose(transforms: Any) -> tuple[ToPixels, tuple[float, ...], tuple[float
 def _build(name: str, kind: str, weights: Any, options: dict[str, Any], spec: ModelSpec) -> Any:
     from torchvision import models
 
+    from visionbench.adapters.model_options import builder_error
+    from visionbench.adapters.weights_file import weights_only_loads
+
     try:
-        return models.get_model_builder(name)(weights=weights, **options)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ModelError(f"torchvision:{name}: bad model argument: {exc}") from None
+        with weights_only_loads(f"torchvision:{name}"):
+            return models.get_model_builder(name)(weights=weights, **options)
+    except (TypeError, ValueError, KeyError, AssertionError) as exc:
+        raise builder_error(exc, spec, spec.option_dict, OWN_OPTIONS[kind]) from None
     except (OSError, RuntimeError) as exc:
+        if weights is None and isinstance(exc, RuntimeError):  # nothing was loaded: the options were bad
+            raise builder_error(exc, spec, spec.option_dict, OWN_OPTIONS[kind]) from None
         raise ModelError(f"torchvision:{name}: cannot load weights {spec.weights}: {exc}") from None
 
 
@@ -80,20 +96,35 @@ def load(spec: ModelSpec, kind: str) -> Model:
     known = sorted(models.list_models(module=module[kind]))
     if name not in known:
         raise SpecError(f"unknown torchvision {kind} model '{name}' (e.g. {', '.join(known[:12])}, ...)")
+    from visionbench.adapters.model_options import check_own_options
+
+    check_own_options(spec, OWN_OPTIONS[kind])
     options = spec.option_dict
     preprocess = options.pop("preprocess", None)
-    weights = weights_enum(name, spec.weights)
+    from visionbench.adapters.weights_file import is_weights_file, load_into
+
+    weights_file = spec.weights if is_weights_file(spec.weights) else None  # a local state_dict
+    weights = None if weights_file else weights_enum(name, spec.weights)
     if kind != "classification":
         backbone = options.pop("weights_backbone", None)
         if backbone is None or str(backbone).lower() == "none":
             backbone = None
         elif "." in str(backbone):
-            backbone = models.get_weight(str(backbone))
+            try:
+                backbone = models.get_weight(str(backbone))
+            except (ValueError, AttributeError, KeyError):
+                raise SpecError(
+                    f"--model-arg weights_backbone={backbone}: not a torchvision weights enum member "
+                    "(e.g. ResNet50_Weights.IMAGENET1K_V1)"
+                ) from None
         options["weights_backbone"] = backbone
     mask_threshold = float(options.pop("mask_threshold", 0.5)) if kind == "detection" else 0.5
     net = _build(name, kind, weights, options, spec)
+    if weights_file:
+        load_into(net, weights_file, spec.spec)
     categories = weights.meta.get("categories") if weights is not None else None
-    source = {"library": "torchvision", "architecture": name, "weights": str(weights) if weights else None}
+    weights_name = str(weights) if weights else weights_file
+    source = {"library": "torchvision", "architecture": name, "weights": weights_name}
     common = {"licence": LICENCE, "source": source, "digest": lambda: state_dict_digest(net)}
     if kind == "detection":
         return _detector(net, spec, categories, int(options.get("num_classes", 91)), mask_threshold, common)

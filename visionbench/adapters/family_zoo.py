@@ -22,9 +22,12 @@ WANTED = {"classification": "classifier", "detection": "detector", "segmentation
 
 
 def load(spec: ModelSpec, kind: str) -> Model:
+    from visionbench.adapters.model_options import check_model_options, refuse_weights
     from visionbench.zoo.catalog import get_entry, load_model, weights_sha256
 
     entry = get_entry(spec.target)
+    check_model_options(spec, {})  # zoo models take no options: refuse any rather than record it unapplied
+    refuse_weights(spec, "zoo weights ship with the package")
     if entry.kind != kind:
         raise ModelError(f"zoo model '{entry.name}' is a {entry.kind} model, not a {WANTED.get(kind, kind)}")
     net = load_model(spec.target)

@@ -16,6 +16,7 @@ import numpy as np
 
 from visionbench.adapters.core import ModelAdapter
 from visionbench.adapters.labels import resolve_detection_labels
+from visionbench.adapters.output_checks import checked_detections
 from visionbench.contracts import ImageMeta, TaskInfo
 from visionbench.errors import ModelError
 
@@ -49,11 +50,7 @@ class DetectionHead:
         return self.model.collate(items)
 
     def predict(self, batch: Any, metas: Sequence[ImageMeta]) -> list[dict[str, np.ndarray]]:
-        raw = self.model.run(batch, metas)
-        if len(raw) != len(metas):
-            raise ModelError(
-                f"model '{self.name}' returned {len(raw)} results for a batch of {len(metas)} images"
-            )
+        raw = checked_detections(self.model.run(batch, metas), model=self.name, metas=metas)
         if not self.resolved:
             self.resolve()
         return [self.canonical(r, m) for r, m in zip(raw, metas, strict=True)]
@@ -76,6 +73,14 @@ class DetectionHead:
         if not (len(boxes) == len(scores) == len(labels)):
             raise ModelError(
                 f"model '{self.name}': {len(boxes)} boxes, {len(scores)} scores, {len(labels)} labels for {meta.sample_id}"
+            )
+        if not (np.isfinite(boxes).all() and np.isfinite(scores).all()):
+            raise ModelError(
+                f"model '{self.name}' returned NaN or infinite boxes or scores for {meta.sample_id}"
+            )
+        if labels.dtype.kind not in "biuf":
+            raise ModelError(
+                f"model '{self.name}' returned labels of dtype {labels.dtype} for {meta.sample_id}"
             )
         integer = np.issubdtype(labels.dtype, np.integer)
         if labels.size and not integer and not np.array_equal(labels, np.round(labels)):

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from visionbench.adapters.core import ModelAdapter, unwrap
 from visionbench.adapters.labels import column_index, select_columns, unnamed
+from visionbench.adapters.output_checks import checked_logits
 from visionbench.contracts import ImageMeta, TaskInfo, resolve_label_map
 from visionbench.errors import ModelError
 
@@ -71,7 +72,10 @@ class ColumnHead:
 
 class ClassificationHead(ColumnHead):
     def predict(self, batch: Any, metas: Sequence[ImageMeta]) -> Any:
-        return self.select(unwrap(self.model.run(batch)).float())
+        logits = checked_logits(
+            unwrap(self.model.run(batch)), model=self.adapter.spec.spec, metas=metas, rank=2
+        )
+        return self.select(logits.float())
 
     def forward_pixels(self, x01: Any) -> Any:
         return self.select(unwrap(self.model.pixels(x01)).float())
@@ -115,11 +119,7 @@ class SegmentationHead(ColumnHead):
     def predict(self, batch: Any, metas: Sequence[ImageMeta]) -> list[Any]:
         pixels, sizes = (batch.pixels, batch.sizes) if isinstance(batch, PaddedBatch) else (batch, None)
         logits = unwrap(self.model.run(pixels, sizes))
-        if getattr(logits, "ndim", 0) != 4:
-            shape = list(getattr(logits, "shape", []))
-            raise ModelError(
-                f"'{self.adapter.spec.spec}' must output logits [N, classes, h, w]; got shape {shape}"
-            )
+        logits = checked_logits(logits, model=self.adapter.spec.spec, metas=metas, rank=4)
         logits = self.select(logits.float())
         if sizes is not None:
             logits = crop_padding(logits, sizes, tuple(pixels.shape[-2:]))

@@ -44,7 +44,8 @@ def model_preprocess(kind: str, options: Mapping[str, Any] | Preprocess | None) 
     if isinstance(options, Preprocess):
         spec = options
     else:
-        spec = Preprocess.from_dict(dict(options)) if options else DEFAULT_PREPROCESS[kind]
+        data = dict(options) if isinstance(options, Mapping) else options
+        spec = Preprocess.from_dict(data) if options else DEFAULT_PREPROCESS[kind]
     if kind == "segmentation" and spec.crop is not None:
         raise ConfigError("segmentation preprocessing cannot crop: predictions must cover the whole image")
     return spec

@@ -23,9 +23,20 @@ from visionbench.adapters.labels import model_label_space
 from visionbench.adapters.onnx_session import OnnxModel
 from visionbench.contracts import ImageMeta, ModelSpec
 from visionbench.errors import ModelError
+from visionbench.schema import Option
 
 DECODERS = ("yolo",)
 OPTIONS = ("decode", "size", "letterbox", "conf", "iou", "max_det", "classes", "mode")
+DECLARED = {
+    "decode": Option("str"),  # checked below, with a hint
+    "size": Option("json"),
+    "letterbox": Option("bool"),
+    "conf": Option("float", minimum=0, maximum=1),
+    "iou": Option("float", minimum=0, maximum=1),
+    "max_det": Option("int", minimum=1, maximum=100_000),
+    "classes": Option("json"),
+    "mode": Option(choices=("RGB", "BGR")),
+}
 
 
 def letterbox_geometry(
@@ -113,13 +124,9 @@ class YoloDecoder:
 
 def load_detector(spec: ModelSpec) -> Model:
     from visionbench.adapters.family_onnx import onnx_model
+    from visionbench.adapters.model_options import check_model_options
 
-    options = spec.option_dict
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise ModelError(
-            f"unknown option(s) for onnx detection: {', '.join(unknown)} (known: {', '.join(OPTIONS)})"
-        )
+    options = check_model_options(spec, DECLARED)
     decode = options.get("decode")
     if decode not in DECODERS:
         raise ModelError(

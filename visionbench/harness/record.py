@@ -150,6 +150,7 @@ def build_record(
             "num_samples": total,
             "limit": run.limit,
             "classes": list(task.dataset.classes),
+            **({"scoring": task.scoring()} if task.scoring() else {}),
         },
         "code": code,
         "environment": environment,
@@ -267,7 +268,9 @@ def row_from_run(run: Any, experiment: str = "") -> dict[str, Any]:
         record_path=None,
         end_time=int(info.end_time or 0),
     )
-    row.update({k: v for k, v in run.data.metrics.items() if k not in row})
+    from visionbench.harness.mlflow_keys import restore
+
+    row.update({k: v for k, v in restore(run.data.metrics, tags).items() if k not in row})
     return row
 
 

@@ -12,12 +12,14 @@ from visionbench.errors import DataError
 
 
 def _read_csv(path: Path, role: str) -> tuple[list[str], list[list[str]]]:
+    from visionbench.tasks.data.files import open_text
+
     if not path.is_file():
         raise DataError(f"{role} file not found: {path}")
     try:
-        with open(path, newline="") as handle:
+        with open_text(path, f"{role} CSV") as handle:
             rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except csv.Error as exc:
         raise DataError(f"cannot read {role} file {path}: {exc}") from None
     if not rows:
         raise DataError(f"{role} file {path} is empty")
@@ -46,6 +48,8 @@ def score_classification(gt_path: Path, pred_path: Path) -> dict[str, Any]:
         if row[0] in truth:
             raise DataError(f"{gt_path}:{line}: duplicate id '{row[0]}'")
         truth[row[0]] = row[1].strip()
+    if not truth:
+        raise DataError(f"ground-truth file {gt_path}: no rows after the header")
     pred_header, pred_rows = _read_csv(Path(pred_path), "prediction")
     by_id: dict[str, list[str]] = {}
     for line, row in enumerate(pred_rows, start=2):
@@ -70,6 +74,11 @@ def score_classification(gt_path: Path, pred_path: Path) -> dict[str, Any]:
     else:
         classes = pred_header[1:]
         index = {c: k for k, c in enumerate(classes)}
+        if len(index) != len(classes) or not classes:
+            dupes = sorted({c for c in classes if classes.count(c) > 1})
+            raise DataError(
+                f"{pred_path}: score columns must be distinct class names (repeated: {', '.join(dupes) or 'none given'})"
+            )
         unknown = sorted(set(truth.values()) - set(index))
         if unknown:
             raise DataError(f"{gt_path}: label '{unknown[0]}' has no score column in {pred_path}")
@@ -77,6 +86,11 @@ def score_classification(gt_path: Path, pred_path: Path) -> dict[str, Any]:
             scores = np.array([[float(v) for v in by_id[i]] for i in ids], dtype=np.float64)
         except ValueError as exc:
             raise DataError(f"{pred_path}: non-numeric score: {exc}") from None
+        finite = np.isfinite(scores).all(axis=1)
+        if not finite.all():
+            raise DataError(
+                f"{pred_path}: id '{ids[int(np.flatnonzero(~finite)[0])]}' has a NaN or infinite score"
+            )
         y_true = np.array([index[truth[i]] for i in ids])
         metrics, per_class, _ = classification_metrics(y_true, classes, scores=scores)
     for name, row in per_class.items():

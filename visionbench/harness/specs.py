@@ -57,9 +57,9 @@ def parse_task_spec(text: str, options: dict[str, Any] | None = None) -> TaskSpe
             f"task spec '{text}' must look like kind:source[:path] with kind one of {', '.join(TASK_KINDS)} "
             f"(or an alias: {', '.join(TASK_ALIASES)})"
         )
-    from visionbench.registry import dataset_factory
+    from visionbench.registry import check_dataset_options
 
-    dataset_factory(parts[0], parts[1])  # unknown kind/source -> SpecError
+    check_dataset_options(parts[0], parts[1], query)  # unknown kind/source/option -> SpecError/ConfigError
     return TaskSpec(parts[0], parts[1], parts[2] if len(parts) == 3 else None, tuple(sorted(query.items())))
 
 
@@ -79,11 +79,11 @@ def load_label_map(value: str | dict[str, Any] | None) -> dict[str, str] | None:
         import yaml
 
         try:
-            data = (
-                json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
-            )
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError(f"label map {path} is not valid: {exc}") from None
+            text = path.read_bytes().decode("utf-8-sig")
+            data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+            message = " ".join(str(exc).split())[:200]
+            raise ConfigError(f"label map {path} is not valid: {type(exc).__name__}: {message}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"label map {path} must be a mapping dataset_class -> model class")
         return {str(k): _label_targets(v, k) for k, v in data.items()}

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from visionbench.errors import ConfigError
 from visionbench.declarations import headline_key
+from visionbench.errors import ConfigError
 from visionbench.leaderboard import rows
 
 if TYPE_CHECKING:

@@ -5,7 +5,6 @@ The record <-> MLflow <-> row mapping itself lives in :mod:`visionbench.harness.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +12,10 @@ PAGE_SIZE = 1000  # search_runs' maximum page
 
 
 def client_for(uri: str) -> Any:
-    """An MlflowClient for ``uri`` with MLflow's and Alembic's chatter turned down."""
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    import logging
+    """An MlflowClient for ``uri`` through the harness's one helper (quiet; SQLite schema built under a lock)."""
+    from visionbench.harness.tracking import client_for as tracking_client
 
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    from mlflow.tracking import MlflowClient
-
-    return MlflowClient(tracking_uri=uri)
+    return tracking_client(uri)
 
 
 def experiments(client: Any) -> dict[str, str]:
@@ -63,4 +57,3 @@ def folder_rows(root: Path) -> list[dict[str, Any]]:
     from visionbench.harness.record import iter_records, row_from_record
 
     return [row_from_record(record, path) for path, record in iter_records(root)]
-

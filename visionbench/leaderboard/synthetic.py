@@ -193,12 +193,11 @@ def fast_seed(records: list[dict[str, Any]], tracking_uri: str) -> list[str]:
     import time
 
     from mlflow.entities import Metric, Param, RunTag
-    from mlflow.tracking import MlflowClient
 
     from visionbench.harness.record import to_mlflow
-    from visionbench.harness.tracking import artifact_root
+    from visionbench.harness.tracking import artifact_root, client_for
 
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = client_for(tracking_uri)
     experiments: dict[str, str] = {}
     run_ids = []
     now = int(time.time() * 1000)

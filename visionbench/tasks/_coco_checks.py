@@ -164,8 +164,11 @@ class Table:
             )
 
 
-def check_rle(where: str, seg: dict, image_hw: tuple[int, int]) -> dict:
-    """Validate a COCO RLE dict and return it with bytes counts turned into str."""
+def check_rle(where: str, seg: dict, image_hw: tuple[int, int], strings: bool = True) -> dict:
+    """Validate a COCO RLE dict and return it with bytes counts turned into str.
+
+    ``strings=False`` leaves compressed strings to one :func:`check_rle_strings` call over all entries.
+    """
     if not {"counts", "size"} <= set(seg):
         raise DataError(f"{where}: RLE 'segmentation' needs 'counts' and 'size', got keys {sorted(seg)}")
     size, counts = seg["size"], seg["counts"]
@@ -178,7 +181,12 @@ def check_rle(where: str, seg: dict, image_hw: tuple[int, int]) -> dict:
             f"[height, width] [{image_hw[0]}, {image_hw[1]}]"
         )
     if isinstance(counts, bytes):
-        counts = counts.decode("ascii")
+        try:
+            counts = counts.decode("ascii")
+        except UnicodeDecodeError:
+            raise DataError(
+                f"{where}: 'segmentation' counts is not a compressed RLE string (non-ASCII)"
+            ) from None
     if isinstance(counts, list):
         if not (types_are(counts, numbers.Integral) and all(c >= 0 for c in counts)):
             raise DataError(f"{where}: 'segmentation' counts must be non-negative integers")
@@ -190,6 +198,8 @@ def check_rle(where: str, seg: dict, image_hw: tuple[int, int]) -> dict:
         raise DataError(
             f"{where}: 'segmentation' counts must be a string or a list, got {type(counts).__name__}"
         )
+    elif strings:
+        check_rle_strings(lambda _: where, [(0, {"size": [h, w], "counts": counts})])
     return {"size": [h, w], "counts": counts}
 
 
@@ -218,13 +228,99 @@ def to_rle(seg: Any, hw: tuple[int, int]) -> dict:
     return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
 
 
-def check_segmentation(where: str, seg: Any, image_hw: tuple[int, int] | None) -> Any:
+def check_segmentation(where: str, seg: Any, image_hw: tuple[int, int] | None, strings: bool = True) -> Any:
     if image_hw is None:
         raise DataError(f"{where}: a 'segmentation' needs its image's 'height' and 'width'")
     if isinstance(seg, dict):
-        return check_rle(where, seg, image_hw)
+        return check_rle(where, seg, image_hw, strings)
     if isinstance(seg, list):
         return check_polygons(where, seg)
     raise DataError(
         f"{where}: 'segmentation' must be polygons (a list) or an RLE object, got {type(seg).__name__}"
     )
+
+
+# Longest run-length number accepted: 7 characters carry 35 bits (sign included), beyond any image.
+_RLE_MAX_CHARS = 7
+
+
+def check_rle_strings(where: Any, items: list[tuple[int, dict]], chunk_chars: int = 1 << 22) -> None:
+    """Validate compressed RLE strings in chunks of about ``chunk_chars`` characters (memory stays bounded)."""
+    chunk: list[tuple[int, dict]] = []
+    size = 0
+    for item in items:
+        counts = item[1].get("counts")
+        if not isinstance(counts, str):
+            continue
+        chunk.append(item)
+        size += len(counts)
+        if size >= chunk_chars:
+            _check_rle_strings(where, chunk)
+            chunk, size = [], 0
+    _check_rle_strings(where, chunk)
+
+
+def _check_rle_strings(where: Any, items: list[tuple[int, dict]]) -> None:
+    """Validate compressed RLE strings (pycocotools' ``counts`` text) of ``(entry index, rle)`` items at once.
+
+    Each string must decode to non-negative run lengths summing to height * width: characters
+    ``'0'``..``'o'``, no number cut off at the end, none longer than 7 characters. pycocotools
+    and faster-coco-eval do not check this (a bad string is a RuntimeError, or memory written
+    past the mask), so it is checked here, vectorised over every string. ``where(i)`` names entry i.
+    """
+    found = [(i, r) for i, r in items if isinstance(r.get("counts"), str)]
+    if not found:
+        return
+    texts = [r["counts"] for _, r in found]
+    for (i, _), text in zip(found, texts, strict=True):
+        if not text.isascii():
+            raise DataError(f"{where(i)}: 'segmentation' counts is not a compressed RLE string (non-ASCII)")
+    lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+    ends_at = np.cumsum(lengths)
+    c = np.frombuffer("".join(texts).encode("ascii"), np.uint8).astype(np.int64) - 48
+
+    def fail(string: int, why: str) -> None:
+        raise DataError(
+            f"{where(found[string][0])}: 'segmentation' counts is not a valid compressed RLE ({why})"
+        )
+
+    bad = (c < 0) | (c > 63)
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        fail(int(np.searchsorted(ends_at, pos, side="right")), f"character {chr(int(c[pos]) + 48)!r}")
+    ends = (c & 0x20) == 0
+    nonempty = lengths > 0
+    cut = nonempty & ~ends[np.maximum(ends_at - 1, 0)] if c.size else nonempty
+    if cut.any():
+        fail(int(np.flatnonzero(cut)[0]), "it ends inside a number")
+    starts = np.flatnonzero(np.r_[True, ends[:-1]]) if c.size else np.zeros(0, np.int64)
+    number_of_char = np.cumsum(ends) - ends
+    k = np.arange(c.size) - starts[number_of_char] if c.size else np.zeros(0, np.int64)
+    if c.size and k.max() >= _RLE_MAX_CHARS:
+        pos = int(np.flatnonzero(k >= _RLE_MAX_CHARS)[0])
+        fail(int(np.searchsorted(ends_at, pos, side="right")), "a run length is too long")
+    values = np.add.reduceat((c & 0x1F) << (5 * k), starts) if c.size else np.zeros(0, np.int64)
+    last = np.flatnonzero(ends)
+    negative = (c[last] & 0x10) != 0
+    values[negative] -= np.left_shift(1, 5 * (k[last][negative] + 1))
+    string_of = np.searchsorted(ends_at, starts, side="right")
+    first_number = np.searchsorted(string_of, np.arange(len(texts)))
+    j = np.arange(len(values)) - first_number[string_of]
+    # pycocotools' delta coding: run j > 2 adds run j - 2, i.e. a running sum per string over odd j and
+    # over even j >= 2 (run 0 stands alone).
+    group = string_of * 3 + np.where(j == 0, 0, 1 + j % 2)
+    order = np.argsort(group, kind="stable")
+    sums = np.cumsum(values[order])
+    grouped = group[order]
+    new_group = np.r_[True, grouped[1:] != grouped[:-1]] if len(grouped) else np.zeros(0, bool)
+    base = np.maximum.accumulate(np.where(new_group, np.arange(len(sums)), 0))
+    runs = np.empty_like(values)
+    runs[order] = sums - (sums - values[order])[base]
+    if (runs < 0).any():
+        fail(int(string_of[np.flatnonzero(runs < 0)[0]]), "a negative run length")
+    totals = np.bincount(string_of, weights=runs.astype(np.float64), minlength=len(texts))
+    expected = np.array([r["size"][0] * r["size"][1] for _, r in found], dtype=np.float64)
+    wrong = totals != expected
+    if wrong.any():
+        s = int(np.flatnonzero(wrong)[0])
+        fail(s, f"runs sum to {int(totals[s])}, expected height*width = {int(expected[s])}")

@@ -8,13 +8,17 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.contracts import Dataset, Task, TaskResult, TaskSpec
+from visionbench.contracts import Dataset, Task, TaskResult, TaskSpec, check_batch_length
 from visionbench.registry import register_dataset, register_task
+from visionbench.tasks import dataset_options as opts
 from visionbench.tasks.classification_metrics import classification_metrics, fast_headline, to_probabilities
 
 
 @register_dataset(
-    "classification", "digits", "sklearn's handwritten digits (8x8), held-out split (split=test|train|all)"
+    "classification",
+    "digits",
+    "sklearn's handwritten digits (8x8), held-out split (split=test|train|all)",
+    options=opts.DIGITS,
 )
 def _digits(path: str | None = None, split: str = "test") -> Dataset:
     from visionbench.tasks.data.digits import DIGITS_CLASSES, load_digits_split
@@ -27,7 +31,10 @@ def _digits(path: str | None = None, split: str = "test") -> Dataset:
 
 
 @register_dataset(
-    "classification", "fashion-mnist", "Fashion-MNIST from its IDX files (path: folder; split=test|train)"
+    "classification",
+    "fashion-mnist",
+    "Fashion-MNIST from its IDX files (path: folder; split=test|train)",
+    options=opts.FASHION_MNIST,
 )
 def _fashion(path: str | None = None, split: str = "test") -> Dataset:
     from visionbench.tasks.data.files import ArrayClassificationDataset
@@ -43,7 +50,9 @@ def _fashion(path: str | None = None, split: str = "test") -> Dataset:
     )
 
 
-@register_dataset("classification", "imagefolder", "ImageFolder tree root/<class>/<image> (path required)")
+@register_dataset(
+    "classification", "imagefolder", "ImageFolder tree root/<class>/<image> (path required)", options={}
+)
 def _imagefolder(path: str | None = None) -> Dataset:
     from visionbench.errors import ConfigError
     from visionbench.tasks.data.files import image_folder
@@ -53,14 +62,19 @@ def _imagefolder(path: str | None = None) -> Dataset:
     return image_folder(path)
 
 
-@register_dataset("classification", "csv", "CSV manifest with columns path,label (path required)")
-def _csv(path: str | None = None) -> Dataset:
+@register_dataset(
+    "classification",
+    "csv",
+    "CSV manifest with columns path,label (path required; allow_outside_root=true lets paths leave its folder)",
+    options=opts.CSV_MANIFEST,
+)
+def _csv(path: str | None = None, allow_outside_root: str | bool = False) -> Dataset:
     from visionbench.errors import ConfigError
-    from visionbench.tasks.data.files import csv_manifest
+    from visionbench.tasks.data.files import csv_manifest, outside_root_flag
 
     if not path:
         raise ConfigError("classification:csv needs a path: classification:csv:FILE.csv")
-    return csv_manifest(path)
+    return csv_manifest(path, allow_outside_root=outside_root_flag(allow_outside_root, "classification:csv"))
 
 
 # Beyond this many classes a state row keeps the top-k scores and the true class's score instead of
@@ -116,6 +130,19 @@ class ClassificationTask(Task):
 
         values = _as_numpy(predictions)
         c = self.num_classes
+        first = sample_ids[0] if len(sample_ids) else "?"
+        if values.dtype.kind not in "biuf" or values.ndim not in (1, 2):
+            raise ModelError(
+                f"classification predictions for the batch starting at sample '{first}' must be numeric "
+                f"[N, {c}] scores (or [N] integer labels), got {type(predictions).__name__} of shape "
+                f"{list(values.shape)} and dtype {values.dtype}"
+            )
+        check_batch_length(len(values), sample_ids, "prediction rows")
+        finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+        if not finite.all():
+            raise ModelError(
+                f"NaN or infinite scores for sample '{sample_ids[int(np.flatnonzero(~finite)[0])]}'"
+            )
         target = np.asarray([int(t) for t in targets], dtype=np.int64)
         columns: dict[str, Any] = {"index": list(indices), "sample_id": list(sample_ids), "target": target}
         if values.ndim == 1 and values.dtype.kind in "iu":
@@ -216,7 +243,10 @@ def _as_numpy(predictions: Any) -> np.ndarray:
         if predictions.is_floating_point():
             predictions = predictions.float()
         return predictions.numpy()
-    return np.asarray(predictions)
+    try:
+        return np.asarray(predictions)
+    except (TypeError, ValueError):  # ragged rows, tensors on a device, ...: reported by the caller
+        return np.asarray(None)
 
 
 def write_confusion_csv(cm: np.ndarray, classes: Sequence[str], path: Path) -> None:

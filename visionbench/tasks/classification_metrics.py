@@ -11,7 +11,8 @@ Edge-case policy:
 * ``auroc_macro``: one-vs-rest ROC AUC averaged over the classes that have both
   positive and negative samples; NaN when no class qualifies.
 * ``ece``: expected calibration error, 15 equal-width bins, L1 (torchmetrics), on the
-  top-1 confidence of the probabilities.
+  top-1 confidence of the probabilities. With a single class every confidence is 1 and
+  every prediction right, so the ECE is 0.
 Scores that are not already probabilities (non-negative rows summing to one) are
 passed through a softmax first.
 """
@@ -111,6 +112,8 @@ def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, n_bins: in
     import torch
     from torchmetrics.functional.classification import multiclass_calibration_error
 
+    if probs.shape[1] < 2:  # torchmetrics refuses one class; confidence 1, accuracy 1 (see the policy)
+        return 0.0
     return float(
         multiclass_calibration_error(
             torch.from_numpy(probs),

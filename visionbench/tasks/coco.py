@@ -32,6 +32,7 @@ import numpy as np
 
 from visionbench.errors import ConfigError, DataError
 from visionbench.tasks.coco_validate import (
+    SEGM_AREAS,
     CocoGroundTruth,
     CocoPredictions,
     check_iou_type,
@@ -50,6 +51,7 @@ __all__ = [
     "evaluate_coco",
     "load_coco_gt",
     "load_coco_predictions",
+    "SEGM_AREAS",
     "per_image_stats",
     "plot_pr_curves",
     "predictions_to_coco",
@@ -143,7 +145,8 @@ class CocoResult:
     truth in an area range or at all) becomes ``float('nan')``.
     ``per_class``: category name -> ``ap`` (AP@[.5:.95]), ``ap_50``, ``ap_75``,
     ``ar_<maxdet>``, read from the accumulated arrays; ``nan`` for a class without
-    ground truth. ``pr_curves``: per category name and ``"all"`` (mean over the
+    ground truth. ``segm_area`` (segm): ``"mask"`` or ``"box"``, where the detections'
+    areas came from (see :func:`load_coco_predictions`). ``pr_curves``: per category name and ``"all"`` (mean over the
     classes that have ground truth): the 101 recall thresholds and the
     interpolated precision at IoU .50 and .75 (area all, largest max_dets).
     """
@@ -155,6 +158,7 @@ class CocoResult:
     backend: str = "faster"
     max_dets: tuple[int, ...] = (1, 10, 100)
     counts: dict[str, int] = field(default_factory=dict)
+    segm_area: str | None = None  # segm: "mask" or "box", where the detections' areas came from
 
     def to_json(self) -> dict:
         """A JSON-ready dict; ``nan`` becomes ``None`` (JSON has no NaN)."""
@@ -168,11 +172,13 @@ class CocoResult:
                 return [clean(x) for x in v]
             return v
 
+        area = {"segm_area": self.segm_area} if self.segm_area is not None else {}
         return clean(
             {
                 "iou_type": self.iou_type,
                 "backend": self.backend,
                 "max_dets": list(self.max_dets),
+                **area,
                 "counts": self.counts,
                 "metrics": self.metrics,
                 "per_class": self.per_class,
@@ -242,6 +248,7 @@ def evaluate_coco(
     iou_type: str = "bbox",
     backend: str = "faster",
     max_dets: Sequence[int] = (1, 10, 100),
+    segm_area: str | None = None,
 ) -> CocoResult:
     """Score COCO results against COCO ground truth (bbox or segm) with the library of ``backend``.
 
@@ -250,6 +257,9 @@ def evaluate_coco(
     else is validated first. ``backend`` is ``"faster"`` (faster-coco-eval) or
     ``"pycocotools"``; both give the same numbers. See the module docstring for
     the edge-case policy (empty images, classes without ground truth, crowds).
+    ``segm_area`` (segm only: ``"pycocotools"``, ``"mask"`` or ``"box"``) is the area
+    convention of :func:`load_coco_predictions`; ``None`` keeps the one validated
+    predictions were loaded with (``"pycocotools"`` for anything else).
     """
     check_iou_type(iou_type)
     md = _check_max_dets(max_dets)
@@ -260,13 +270,15 @@ def evaluate_coco(
             f"{gt.name}: annotations[{i}] (id {gt['annotations'][i]['id']}): no 'segmentation', "
             "which iou_type='segm' needs for every annotation"
         )
-    preds = ensure_predictions(predictions, gt, iou_type)
+    preds = ensure_predictions(predictions, gt, iou_type, segm_area)
 
     def configure(params: Any) -> None:
         params.maxDets = md
 
     ev = _run_eval(backend, gt, preds, iou_type, configure)
-    return _result(ev, gt, preds, iou_type, backend)
+    result = _result(ev, gt, preds, iou_type, backend)
+    result.segm_area = preds.area_source if iou_type == "segm" else None
+    return result
 
 
 @dataclass

@@ -14,10 +14,21 @@ from typing import Any
 import numpy as np
 
 from visionbench.errors import ConfigError, DataError
-from visionbench.tasks._coco_checks import Table, check_segmentation, gc_paused, read_json, to_rle
+from visionbench.tasks._coco_checks import (
+    Table,
+    check_rle_strings,
+    check_segmentation,
+    gc_paused,
+    read_json,
+    to_rle,
+)
 from visionbench.tasks.coco_ground_truth import CocoGroundTruth, load_coco_gt
 
 IOU_TYPES = ("bbox", "segm")
+# Where the area of a segm detection comes from (it decides the small/medium/large ranges):
+# "pycocotools" does what ``COCO.loadRes`` does with the file as given, "mask" always takes
+# the mask's area (detectron2, torchvision's references), "box" always the given box's w*h.
+SEGM_AREAS = ("pycocotools", "mask", "box")
 
 
 class CocoPredictions(list):
@@ -30,6 +41,8 @@ class CocoPredictions(list):
 
     iou_type: str = "bbox"
     gt: CocoGroundTruth | None = None
+    segm_area: str | None = None  # the convention asked for (segm only)
+    area_source: str | None = None  # what it resolved to for this file: "mask" or "box" (segm only)
 
 
 def check_iou_type(iou_type: str) -> None:
@@ -37,27 +50,72 @@ def check_iou_type(iou_type: str) -> None:
         raise ConfigError(f"iou_type must be one of {', '.join(IOU_TYPES)}; got {iou_type!r}")
 
 
+def check_segm_area(segm_area: str) -> None:
+    if segm_area not in SEGM_AREAS:
+        raise ConfigError(f"segm_area must be one of {', '.join(SEGM_AREAS)}; got {segm_area!r}")
+
+
 def load_coco_predictions(
-    source: str | Path | list, gt: dict, *, iou_type: str, name: str = "<predictions>"
+    source: str | Path | list,
+    gt: dict,
+    *,
+    iou_type: str,
+    name: str = "<predictions>",
+    segm_area: str = "pycocotools",
 ) -> CocoPredictions:
     """Read and validate COCO results (``[{image_id, category_id, bbox, score, ...}]``) against ``gt``.
 
     ``bbox`` is required for ``iou_type="bbox"``; for ``"segm"`` a ``segmentation``
-    (RLE or polygons, sized like the image) is required, and ``bbox`` and ``area``
-    are the mask's box and area, whatever box was given (the detectron2 convention;
-    plain ``loadRes`` would take the area of a given box). Segmentations come back
-    as compressed RLE. Scores must
-    be finite numbers; ids must name an image / category of ``gt``. An empty list
-    is valid and scores 0 everywhere. Keys other than those above are dropped.
+    (RLE or polygons, sized like the image) is required. Segmentations come back as
+    compressed RLE. Scores must be finite numbers; ids must name an image / category
+    of ``gt``. An empty list is valid and scores 0 everywhere. Keys other than those
+    above are dropped.
+
+    For segm, ``segm_area`` says where a detection's ``area`` (hence its small / medium /
+    large range) comes from. ``"pycocotools"`` (default) does what ``COCO.loadRes`` does
+    with the file as given: when the *first* detection carries a non-empty ``bbox``, every
+    area is that detection's box ``w * h`` (then every detection needs a valid box),
+    otherwise every area is the mask's. ``"mask"`` always takes the mask's area and box
+    (detectron2, torchvision's references); ``"box"`` always the given box's ``w * h``
+    (mmdetection keeps both). ``area_source`` on the result says which one was used.
     """
     check_iou_type(iou_type)
+    check_segm_area(segm_area)
     gt = load_coco_gt(gt)
     data, name = read_json(source, name)
     with gc_paused():
-        return _check_predictions(data, gt, iou_type, name)
+        return _check_predictions(data, gt, iou_type, name, segm_area)
 
 
-def _check_predictions(data: Any, gt: CocoGroundTruth, iou_type: str, name: str) -> CocoPredictions:
+def _area_source(table: Table, segm_area: str) -> str:
+    """``mask`` or ``box``: ``segm_area`` with ``pycocotools`` resolved as ``COCO.loadRes`` resolves it."""
+    if segm_area != "pycocotools":
+        return segm_area
+    first = table.entries[0]
+    return "box" if "bbox" in first and first["bbox"] != [] else "mask"
+
+
+def _given_boxes(table: Table, segm_area: str) -> tuple[list, list]:
+    """The given boxes and their ``w * h`` areas, for the box-area convention; names an entry without one."""
+    missing = next((i for i, e in enumerate(table.entries) if "bbox" not in e), None)
+    if missing is not None:
+        why = (
+            "COCO.loadRes takes every area from 'bbox' when the first detection has one"
+            if segm_area == "pycocotools"
+            else "segm_area='box' takes every area from 'bbox'"
+        )
+        raise DataError(
+            f"{table.where(missing)}: missing 'bbox' ({why}); give every detection a box "
+            "or choose the mask's area (--segm-area mask)"
+        )
+    raw = table.column("bbox")
+    boxes, plain = table.boxes(raw)
+    return (raw if plain else boxes.tolist()), (boxes[:, 2] * boxes[:, 3]).tolist()
+
+
+def _check_predictions(
+    data: Any, gt: CocoGroundTruth, iou_type: str, name: str, segm_area: str = "pycocotools"
+) -> CocoPredictions:
     if isinstance(data, dict) and "annotations" in data:
         raise DataError(
             f"{name}: this looks like a ground-truth file; COCO results are a JSON list of detections"
@@ -65,6 +123,8 @@ def _check_predictions(data: Any, gt: CocoGroundTruth, iou_type: str, name: str)
     table = Table(name, "", data, "detections")
     out = CocoPredictions()
     out.iou_type, out.gt = iou_type, gt
+    if iou_type == "segm":
+        out.segm_area = segm_area
     n = len(table.entries)
     if n == 0:
         return out
@@ -101,19 +161,24 @@ def _check_predictions(data: Any, gt: CocoGroundTruth, iou_type: str, name: str)
 
     from pycocotools import mask as mask_utils
 
+    out.area_source = _area_source(table, segm_area)
     sizes = {im["id"]: (im["height"], im["width"]) if "height" in im else None for im in gt["images"]}
     segs = table.column("segmentation")
     rles = []
     for k, (seg, img) in enumerate(zip(segs, img_list, strict=True)):
         where = table.where(k)
-        rles.append(to_rle(check_segmentation(where, seg, sizes[img]), sizes[img]))
-    # pycocotools' area() overflows a uint8 for lists longer than 255 under numpy 2: go in chunks.
-    areas = (
-        np.concatenate([mask_utils.area(rles[i : i + 255]) for i in range(0, n, 255)])
-        .astype(np.float64)
-        .tolist()
-    )
-    box_list = mask_utils.toBbox(rles).tolist()
+        rles.append(to_rle(check_segmentation(where, seg, sizes[img], strings=False), sizes[img]))
+    check_rle_strings(table.where, list(enumerate(rles)))  # all compressed strings at once
+    if out.area_source == "box":
+        box_list, areas = _given_boxes(table, segm_area)
+    else:
+        # pycocotools' area() overflows a uint8 for lists longer than 255 under numpy 2: go in chunks.
+        areas = (
+            np.concatenate([mask_utils.area(rles[i : i + 255]) for i in range(0, n, 255)])
+            .astype(np.float64)
+            .tolist()
+        )
+        box_list = mask_utils.toBbox(rles).tolist()
     out.extend(
         {
             "id": k,
@@ -132,8 +197,21 @@ def _check_predictions(data: Any, gt: CocoGroundTruth, iou_type: str, name: str)
     return out
 
 
-def ensure_predictions(predictions: Sequence[dict], gt: CocoGroundTruth, iou_type: str) -> CocoPredictions:
-    """Validated predictions for (gt, iou_type): reuse a matching :class:`CocoPredictions`, else validate."""
-    if isinstance(predictions, CocoPredictions) and predictions.gt is gt and predictions.iou_type == iou_type:
+def ensure_predictions(
+    predictions: Sequence[dict], gt: CocoGroundTruth, iou_type: str, segm_area: str | None = None
+) -> CocoPredictions:
+    """Validated predictions for (gt, iou_type): reuse a matching :class:`CocoPredictions`, else validate.
+
+    ``segm_area=None`` accepts validated predictions of any area convention (and means
+    ``"pycocotools"`` when they must be validated).
+    """
+    if (
+        isinstance(predictions, CocoPredictions)
+        and predictions.gt is gt
+        and predictions.iou_type == iou_type
+        and (segm_area is None or iou_type != "segm" or predictions.segm_area == segm_area)
+    ):
         return predictions
-    return load_coco_predictions(list(predictions), gt, iou_type=iou_type)
+    return load_coco_predictions(
+        list(predictions), gt, iou_type=iou_type, segm_area=segm_area or "pycocotools"
+    )

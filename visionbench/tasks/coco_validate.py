@@ -19,17 +19,21 @@ from visionbench.tasks._coco_checks import gc_paused
 from visionbench.tasks.coco_ground_truth import CocoGroundTruth, load_coco_gt
 from visionbench.tasks.coco_predictions import (
     IOU_TYPES,
+    SEGM_AREAS,
     CocoPredictions,
     check_iou_type,
+    check_segm_area,
     ensure_predictions,
     load_coco_predictions,
 )
 
 __all__ = [
     "IOU_TYPES",
+    "SEGM_AREAS",
     "CocoGroundTruth",
     "CocoPredictions",
     "check_iou_type",
+    "check_segm_area",
     "ensure_predictions",
     "gc_paused",
     "load_coco_gt",

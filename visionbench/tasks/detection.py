@@ -102,6 +102,7 @@ class DetectionTask(Task):
         self._entries: list[dict[str, Any]] = []
         self._images: list[dict[str, Any]] = []
         self._gt: Any = None
+        self._preds: Any = None
         self._bootstrap: Any = None
         self.segm_area = segm_area_option(spec.option_dict.get("segm_area", DEFAULT_SEGM_AREA))
 
@@ -159,7 +160,7 @@ class DetectionTask(Task):
             try:
                 entries = predictions_to_coco(image_id, pred)
             except DataError as exc:
-                raise ModelError(f"prediction for {sample_id}: {exc}") from None
+                raise DataError(f"prediction for {sample_id}: {exc}") from None
             labels = np.fromiter((e["category_id"] for e in entries), np.int64, len(entries))
             unknown = labels[~np.isin(labels, self._known)]
             if unknown.size:
@@ -204,7 +205,7 @@ class DetectionTask(Task):
         images, annotations, with_masks = self._decode()
         gt = self._gt = self.ground_truth(images, annotations)
         self._bootstrap = None
-        preds = load_coco_predictions(self._entries, gt, iou_type="bbox", name="detections")
+        preds = self._preds = load_coco_predictions(self._entries, gt, iou_type="bbox", name="detections")
         bbox = evaluate_coco(gt, preds, iou_type="bbox")
         metrics = dict(bbox.metrics)
         results = {"bbox": bbox}
@@ -295,7 +296,7 @@ class DetectionTask(Task):
             from visionbench.tasks.detection_bootstrap import ImageBootstrap
 
             try:
-                self._bootstrap = ImageBootstrap(self._gt, self._entries, [im["id"] for im in self._images])
+                self._bootstrap = ImageBootstrap(self._gt, self._preds, [im["id"] for im in self._images])
             except (
                 AttributeError,
                 ImportError,

@@ -36,10 +36,15 @@ class ImageBootstrap:
         from faster_coco_eval.core.coco import COCO
 
         from visionbench.tasks.coco import load_coco_gt, load_coco_predictions
+        from visionbench.tasks.coco_predictions import CocoPredictions
         from visionbench.tasks.coco_validate import gc_paused
 
         gt = load_coco_gt(gt)
-        preds = load_coco_predictions(list(predictions), gt, iou_type=iou_type)
+        already = isinstance(predictions, CocoPredictions) and predictions.gt is gt
+        if already and getattr(predictions, "iou_type", None) == iou_type:
+            preds = predictions  # validated against this very ground truth already
+        else:
+            preds = load_coco_predictions(list(predictions), gt, iou_type=iou_type)
         base = {"images": gt["images"], "categories": gt["categories"]}
         objects = []
         for anns in ([{**a, "id": k} for k, a in enumerate(gt["annotations"], 1)], preds):

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.contracts import Dataset, Task, TaskResult, TaskSpec
+from visionbench.contracts import Dataset, Task, TaskResult, TaskSpec, check_batch_length
 from visionbench.registry import register_dataset, register_task
+from visionbench.tasks import dataset_options as opts
 
 # Per-image counts are stacked densely for the bootstrap up to this size; beyond it the
 # sparse per-image cells are summed instead (slower, but memory stays proportional to the data).
@@ -26,6 +27,7 @@ DENSE_BOOTSTRAP_BYTES = 256 * 1024 * 1024
     "folder",
     "image + mask folders, VOC style (path: root; images=, masks=, classes=FILE|num_classes=K, ignore_index=255, "
     "reduce_zero_label=false, split=)",
+    options=opts.SEGMENTATION_FOLDER,
 )
 def _folder(path: str | None = None, **options: Any) -> Dataset:
     from visionbench.tasks.segmentation_datasets import folder_dataset
@@ -37,6 +39,7 @@ def _folder(path: str | None = None, **options: Any) -> Dataset:
     "segmentation",
     "hf",
     "Hugging Face dataset saved with save_to_disk (path: dir; split=, image_column=, mask_column=, classes=|num_classes=)",
+    options=opts.SEGMENTATION_HF,
 )
 def _hf(path: str | None = None, **options: Any) -> Dataset:
     from visionbench.tasks.segmentation_datasets import hf_dataset
@@ -45,7 +48,10 @@ def _hf(path: str | None = None, **options: Any) -> Dataset:
 
 
 @register_dataset(
-    "segmentation", "shapes", "built-in shapes scenes, semantic masks (split=test|val|train, n=)"
+    "segmentation",
+    "shapes",
+    "built-in shapes scenes, semantic masks (split=test|val|train, n=)",
+    options=opts.SHAPES_SEGMENTATION,
 )
 def _shapes(path: str | None = None, **options: Any) -> Dataset:
     from visionbench.tasks.segmentation_datasets import shapes_dataset
@@ -124,10 +130,13 @@ class SegmentationTask(Task):
         from visionbench.errors import ModelError
         from visionbench.tasks.segmetrics import ConfusionAccumulator
 
-        if len(predictions) != len(targets):
+        first = sample_ids[0] if len(sample_ids) else "?"
+        if isinstance(predictions, str | dict) or not hasattr(predictions, "__len__"):
             raise ModelError(
-                f"segmentation adapter returned {len(predictions)} class maps for {len(targets)} images"
+                f"segmentation predictions for the batch starting at sample '{first}' must be a list of "
+                f"[H, W] class maps, got {type(predictions).__name__}"
             )
+        check_batch_length(len(predictions), sample_ids, "class maps")
         k = len(self.class_names)
         cells, counts = [], []
         for sample_id, prediction, target in zip(sample_ids, predictions, targets, strict=True):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import importlib
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,8 +167,6 @@ def weights_sha256(name: str) -> str:
 
 def load_model(name: str, *, device: str = "cpu") -> nn.Module:
     """Build ``name``, load its committed weights (``weights_only=True``), move to ``device``, set eval mode."""
-    import torch
-
     entry = get_entry(name)
     path = weights_path(name)
     if not path.is_file():
@@ -177,12 +174,10 @@ def load_model(name: str, *, device: str = "cpu") -> nn.Module:
             f"zoo model {name!r}: weights file {path} is missing; `python -m visionbench.zoo.train --only {name}` "
             "recreates it"
         )
+    from visionbench.adapters.weights_file import load_into
+
     model = entry.build()
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
-    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
-        raise ModelError(f"zoo model {name!r}: cannot load weights {path}: {exc}") from None
+    load_into(model, path, f"zoo model {name!r}")  # torch.load(weights_only=True): no code runs
     return model.to(device).eval()
 
 

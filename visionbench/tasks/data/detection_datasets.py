@@ -38,10 +38,14 @@ class CocoDetectionDataset(DetectionDataset):
     """A COCO instances JSON (validated by :func:`~visionbench.tasks.coco.load_coco_gt`) and its image folder.
 
     ``images`` defaults to the JSON's folder when the first image is there, else ``images/``
-    beside the JSON. ``coco_gt`` is the validated ground truth of the whole file.
+    beside the JSON. ``coco_gt`` is the validated ground truth of the whole file. A
+    ``file_name`` that leaves the image folder (``..`` or an absolute path elsewhere) is a
+    DataError naming the entry unless ``allow_outside_root``.
     """
 
-    def __init__(self, path: str | Path, images: str | Path | None = None) -> None:
+    def __init__(
+        self, path: str | Path, images: str | Path | None = None, *, allow_outside_root: bool = False
+    ) -> None:
         from visionbench.tasks.coco import load_coco_gt
 
         self.path = Path(path)
@@ -56,6 +60,11 @@ class CocoDetectionDataset(DetectionDataset):
                     f"{self.path}: images entry with id {image['id']} has no 'file_name' (entry {i})"
                 )
         self.root = self._image_root(images)
+        from visionbench.tasks.data.files import inside_root
+
+        for i, image in enumerate(self.images):
+            where = f"{self.path}: images entry with id {image['id']} (entry {i})"
+            inside_root(self.root, image["file_name"], allow_outside=allow_outside_root, where=where)
         self._by_image: dict[int, list[dict[str, Any]]] = {im["id"]: [] for im in self.images}
         for ann in self.coco_gt["annotations"]:
             self._by_image[ann["image_id"]].append(ann)

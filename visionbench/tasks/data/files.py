@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
+import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +29,34 @@ def open_image(path: Path, *, sample: str | None = None):
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         what = f"sample '{sample}' " if sample else ""
         raise DataError(f"cannot read image {what}{path}: {exc}") from None
+
+
+def outside_root_flag(value: Any, where: str) -> bool:
+    """The ``allow_outside_root`` task option as a bool (``true``/``false`` and friends)."""
+    from visionbench.tasks.dataset_options import ALLOW_OUTSIDE_ROOT
+
+    return bool(ALLOW_OUTSIDE_ROOT.check("allow_outside_root", value, where))
+
+
+def inside_root(root: Path, entry: str, *, allow_outside: bool, where: str) -> Path:
+    """``root / entry``, refused (DataError naming ``where``) when ``entry`` leaves ``root``.
+
+    A manifest is data a user may have downloaded: an absolute path or ``..`` must not make a
+    run read files elsewhere on the machine unless ``allow_outside_root=true`` says so. The check
+    is lexical (``..`` collapsed against the absolute root); symbolic links inside the root are
+    the dataset owner's and are followed.
+    """
+    path = Path(entry)
+    joined = path if path.is_absolute() else root / path
+    if allow_outside:
+        return joined
+    base = Path(os.path.normpath(root.absolute()))
+    if not Path(os.path.normpath(joined.absolute())).is_relative_to(base):
+        raise DataError(
+            f"{where}: path '{entry}' points outside the dataset root {base}; "
+            "pass the task option allow_outside_root=true if that is intended"
+        )
+    return joined
 
 
 def hash_files(paths: Sequence[Path], root: Path, extra: Sequence[str] = ()) -> str:
@@ -129,13 +160,19 @@ def image_folder(root: str | Path) -> FileClassificationDataset:
     return FileClassificationDataset(f"imagefolder:{root.name}", root, items, classes)
 
 
-def csv_manifest(path: str | Path, classes: Sequence[str] | None = None) -> FileClassificationDataset:
-    """CSV manifest with columns ``path,label``; paths relative to the CSV's folder; classes sorted unless given."""
+def csv_manifest(
+    path: str | Path, classes: Sequence[str] | None = None, *, allow_outside_root: bool = False
+) -> FileClassificationDataset:
+    """CSV manifest with columns ``path,label``; paths relative to the CSV's folder; classes sorted unless given.
+
+    A path that leaves the CSV's folder (``..``, or an absolute path elsewhere) is a DataError
+    naming the line unless ``allow_outside_root``.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"manifest not found: {path}")
     rows: list[tuple[Path, str]] = []
-    with open(path, newline="") as handle:
+    with open_text(path, "CSV manifest") as handle:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or not {"path", "label"} <= set(reader.fieldnames):
             raise DataError(
@@ -144,10 +181,10 @@ def csv_manifest(path: str | Path, classes: Sequence[str] | None = None) -> File
         for line, row in enumerate(reader, start=2):
             if not row["path"] or row["label"] in (None, ""):
                 raise DataError(f"{path}:{line}: empty path or label")
-            image_path = Path(row["path"])
-            rows.append(
-                (image_path if image_path.is_absolute() else path.parent / image_path, row["label"].strip())
+            image_path = inside_root(
+                path.parent, row["path"], allow_outside=allow_outside_root, where=f"{path}:{line}"
             )
+            rows.append((image_path, row["label"].strip()))
     if not rows:
         raise DataError(f"{path}: no rows")
     names = list(classes) if classes else sorted({lbl for _, lbl in rows}, key=natural_key)
@@ -160,6 +197,19 @@ def csv_manifest(path: str | Path, classes: Sequence[str] | None = None) -> File
     return FileClassificationDataset(
         f"csv:{path.stem}", path.parent, [(p, index[lbl]) for p, lbl in rows], names
     )
+
+
+def open_text(path: Path, what: str) -> io.StringIO:
+    """A UTF-8 text file (a BOM is dropped) as a stream for ``csv``; DataError naming it if it is not text."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: a {what} must be UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    if "\0" in text:
+        raise DataError(f"{path}: a {what} must be text, this file holds NUL bytes")
+    return io.StringIO(text, newline="")
 
 
 def natural_key(value: str) -> tuple:

@@ -245,10 +245,17 @@ def test_static_results_folder(seeded, app_env) -> None:
     assert not dataframe(at, "compare_summary").empty
 
 
-def test_empty_store_says_how_to_get_results(tmp_path, app_env) -> None:
-    at = run(app_env(f"sqlite:///{tmp_path / 'nothing.db'}"))
-    assert "No runs found" in at.info[0].value
+def test_a_missing_store_is_named_and_not_created(tmp_path, app_env) -> None:
+    at = app_env(f"sqlite:///{tmp_path / 'nothing.db'}").run()
+    assert not at.exception
+    assert "no MLflow store at" in at.error[0].value and "nothing.db" in at.error[0].value
     assert not (tmp_path / "nothing.db").exists(), "a read-only dashboard must not create the store"
+
+
+def test_empty_results_folder_says_how_to_get_results(tmp_path, app_env) -> None:
+    (tmp_path / "empty").mkdir()
+    at = run(app_env(str(tmp_path / "empty")))
+    assert "No runs found" in at.info[0].value
     for page in ("pareto", "model", "compare"):
         at.switch_page(f"screens/{page}.py")
         run(at)
@@ -259,3 +266,22 @@ def test_a_bad_source_is_an_error_message_not_a_traceback(tmp_path, app_env) -> 
     at = app_env(str(tmp_path / "missing-folder")).run()
     assert not at.exception
     assert "neither a tracking URI" in at.error[0].value
+
+
+def test_unreadable_records_are_named_on_the_board_and_in_list_runs(tmp_path, app_env, cli, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli(
+        "run", "--model", "zoo:digits-linear", "--task", "digits", "--limit", "40", "--bootstrap", "0",
+        "--no-track", "--output", "res", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    broken = tmp_path / "res" / "classification-digits" / "zoo-broken" / "run-1"
+    broken.mkdir(parents=True)
+    (broken / "record.json").write_text('{"schema_version": 2, "truncated')
+    at = run(app_env(str(tmp_path / "res")))
+    warning = " ".join(w.value for w in at.warning).replace("\\", "")  # Markdown escapes
+    assert "Skipped 1 record" in warning and "zoo-broken" in warning
+    assert "cannot read results record" in warning
+    code, out, _ = cli("list", "runs", "--output", str(tmp_path / "res"))
+    assert code == 0 and "recorded runs under" in out and ": 1" in out
+    assert "skipped 1 unreadable record" in out and "zoo-broken" in out

@@ -33,6 +33,12 @@ def store_copy(seeded, tmp_path: Path) -> Source:
 
 
 def test_resolve_source(workdir: Path) -> None:
+    with pytest.raises(ConfigError, match="no MLflow store at .*mlflow.db"):
+        data.resolve_source(None)  # nothing logged yet: say so instead of serving an empty board
+    with pytest.raises(ConfigError, match="no MLflow store"):
+        data.resolve_source(f"sqlite:///{workdir / 'absent.db'}")
+    assert not (workdir / "absent.db").exists()
+    (workdir / "mlflow.db").write_bytes(b"")
     assert data.resolve_source(None) == Source("mlflow", f"sqlite:///{workdir / 'mlflow.db'}")
     assert data.resolve_source("http://mlflow:5000").kind == "mlflow"
     (workdir / "other.db").write_bytes(b"")

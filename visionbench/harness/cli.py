@@ -28,6 +28,12 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--bootstrap", type=int, default=1000, help="bootstrap resamples for confidence intervals (0: none)"
     )
+    p.add_argument(
+        "--on-bad-sample",
+        default="fail",
+        choices=["fail", "skip"],
+        help="a sample that cannot be decoded: stop the run (fail, default) or skip it, listed in the record",
+    )
     p.add_argument("--quiet", action="store_true")
 
 
@@ -224,6 +230,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 quiet=args.quiet or args.json,
                 bootstrap_reps=args.bootstrap,
                 workers=args.workers,
+                on_bad_sample=args.on_bad_sample,
             )
             record = outcome.record
             if record is None:  # a rank other than 0 of a torchrun job: rank 0 reports

@@ -114,6 +114,7 @@ SCHEMA: dict[str, tuple[str, Check]] = {
     "segm_area": ("--segm-area", _none),
     "trust_remote_code": ("--trust-remote-code", _none),
     "precision": ("--precision", _option(Option(choices=("fp32", "fp16", "bf16")))),
+    "on_bad_sample": ("--on-bad-sample", _option(Option(choices=("fail", "skip")))),
     "model": ("--model", _text),
     "task": ("--task", _text),
     "weights": ("--weights", _text),

@@ -54,6 +54,7 @@ def run_demo(args: argparse.Namespace) -> int:
             quiet=args.quiet,
             bootstrap_reps=args.bootstrap,
             workers=args.workers,
+            on_bad_sample=args.on_bad_sample,
         )
         records.append(outcome.record)
         directories.append(outcome.directory)

@@ -80,16 +80,19 @@ def read_record(path: Path) -> dict[str, Any]:
     return record
 
 
-def iter_records(root: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """Every valid record under ``root`` (invalid ones are skipped with their path reported by the caller)."""
+def iter_records(
+    root: Path, skipped: list[tuple[Path, str]] | None = None
+) -> list[tuple[Path, dict[str, Any]]]:
+    """Every valid record under ``root``; each invalid one goes to ``skipped`` as ``(path, reason)``."""
     out = []
     for path in sorted(Path(root).rglob(RECORD_FILE)):
         if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue  # runs still being staged, or hidden folders
         try:
             out.append((path, read_record(path)))
-        except DataError:
-            continue
+        except DataError as exc:
+            if skipped is not None:
+                skipped.append((path, str(exc)))
     return out
 
 
@@ -117,8 +120,13 @@ def build_record(
     state: dict[str, Any] | None = None,
     statistics: dict[str, Any] | None = None,
     distributed: dict[str, Any] | None = None,
+    skipped: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The record of one run (schema 2), before validation and tracking."""
+    """The record of one run (schema 2), before validation and tracking.
+
+    ``skipped`` lists the samples left out with ``--on-bad-sample skip`` (index and error); they are
+    counted in ``task.num_skipped`` and are not part of the metrics.
+    """
     import datetime as dt
 
     described = adapter.describe()
@@ -148,6 +156,8 @@ def build_record(
             "dataset": task.dataset.name,
             "dataset_fingerprint": task.dataset.fingerprint(),
             "num_samples": total,
+            "num_skipped": len(skipped or []),
+            "skipped": list(skipped or []),
             "limit": run.limit,
             "classes": list(task.dataset.classes),
             **({"scoring": task.scoring()} if task.scoring() else {}),

@@ -107,7 +107,12 @@ def list_everything(what: str, output: Path) -> None:
     if what in ("all", "runs"):
         from visionbench.harness.record import iter_records
 
-        records = iter_records(output)
+        skipped: list[tuple[Path, str]] = []
+        records = iter_records(output, skipped)
         print(f"recorded runs under {output}: {len(records)}")
         for path, record in records:
             print(f"  {headline_line(record)}  [{path.parent}]")
+        if skipped:
+            print(f"skipped {len(skipped)} unreadable record(s):")
+            for path, reason in skipped:
+                print(f"  {path}: {' '.join(reason.split())}")

@@ -62,12 +62,12 @@ def rescore(run_dir: Path) -> tuple[dict[str, Any], Any, Any]:
     task_spec = TaskSpec(spec["kind"], spec["source"], spec.get("path"), options)
     task = build_task(task_spec, StoredDataset(meta["dataset"]))
     task.state.extend(store.read())
-    wanted = range(int(record["state"]["num_samples"]))
-    task.state.restrict(wanted)
-    if task.num_updated() != len(wanted):
+    task.state.restrict(range(int(record["task"]["num_samples"])))
+    expected = int(record["state"]["num_samples"])  # the samples evaluated (skipped ones excluded)
+    if task.num_updated() != expected:
         raise DataError(
             f"{run_dir}: the state store {store.directory} holds {task.num_updated()} of the run's "
-            f"{len(wanted)} samples"
+            f"{expected} evaluated samples"
         )
     result = task.compute()
     stats = record.get("statistics") or {}

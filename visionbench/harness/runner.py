@@ -73,9 +73,9 @@ class _LoaderView:
                 None,
             )
         except VisionbenchError as exc:
-            return (None, None, None, str(exc))
+            return (index, None, None, str(exc))
         except Exception as exc:  # noqa: BLE001 - a transform failing on one sample names that sample
-            return (None, None, None, f"sample {index} of {self.dataset.name}: {type(exc).__name__}: {exc}")
+            return (index, None, None, f"sample {index} of {self.dataset.name}: {type(exc).__name__}: {exc}")
 
 
 class _Collate:
@@ -83,11 +83,13 @@ class _Collate:
         self.collate = collate
 
     def __call__(self, items: list[tuple]) -> tuple:
-        errors = [item[3] for item in items if item[3] is not None]
-        if errors:
-            return None, None, None, errors[0]
-        metas, inputs, targets, _ = zip(*items, strict=True)
-        return list(metas), self.collate(list(inputs)), list(targets), None
+        """``(metas, inputs, targets, errors)``: the good samples batched, the bad ones as (index, message)."""
+        errors = [(item[0], item[3]) for item in items if item[3] is not None]
+        good = [item for item in items if item[3] is None]
+        if not good:
+            return [], None, [], errors
+        metas, inputs, targets, _ = zip(*good, strict=True)
+        return list(metas), self.collate(list(inputs)), list(targets), errors
 
 
 def default_workers(dataset: Dataset, requested: int | None) -> int:
@@ -135,6 +137,7 @@ def execute(
     workers: int | None = None,
     adapter: Adapter | None = None,
     dataset: Dataset | None = None,
+    on_bad_sample: str = "fail",
 ) -> RunOutcome:
     """Evaluate ``run.model`` on ``run.task``, write the run folder under ``output`` and log it.
 
@@ -190,6 +193,7 @@ def execute(
         num_workers = default_workers(task.dataset, workers)
         dist.barrier()
         started = dist_mod.now()
+        skipped: list[dict[str, Any]] = []
         meter, first_input = _predict_all(
             run,
             task,
@@ -200,25 +204,32 @@ def execute(
             num_workers,
             ChunkWriter(store, tag=f"r{dist.rank}" if dist.enabled else ""),
             quiet,
+            on_bad_sample,
+            skipped,
         )
         kill_point("after_state_write")
         rank_figures = {"rank": dist.rank, "images": len(positions), **meter.summary()}
         rank_figures["wall_s"] = dist_mod.now() - started
-        gathered = dist.gather((rank_figures, dist_mod.table_bytes(task.state.table())))
+        gathered = dist.gather((rank_figures, dist_mod.table_bytes(task.state.table()), skipped))
         dist.barrier()
         wall_s = dist_mod.now() - started
         if not dist.is_main:
             return RunOutcome(None, None, None)
         distributed = None
         if dist.enabled:
-            tables = [dist_mod.table_from_bytes(blob) for _, blob in gathered[1:]]
+            tables = [dist_mod.table_from_bytes(blob) for _, blob, _ in gathered[1:]]
+            skipped = sorted((s for _, _, part in gathered for s in part), key=lambda s: s["index"])
             task.state.extend(tables)
             complete_store(store, task.state)
             distributed = {
                 "world_size": dist.world_size,
                 "backend": dist.backend,
-                **dist_mod.throughput([figures for figures, _ in gathered], wall_s),
+                **dist_mod.throughput([figures for figures, _, _ in gathered], wall_s),
             }
+        if task.num_updated() == 0:
+            raise DataError(
+                f"every sample of {task.dataset.name} was skipped; the first: {skipped[0]['error']}"
+            )
         result = task.compute()
         add_task_intervals(task, result.metrics, reps=bootstrap_reps, seed=run.seed)
         efficiency = {
@@ -244,9 +255,10 @@ def execute(
             suite=suite,
             total=total,
             identity=identity,
-            state={"path": "", "identity": identity["prediction"], "num_samples": total},
+            state={"path": "", "identity": identity["prediction"], "num_samples": total - len(skipped)},
             statistics=statistics,
             distributed=distributed,
+            skipped=skipped,
         )
         directory = publish(
             record,
@@ -288,8 +300,15 @@ def _predict_all(
     num_workers: int,
     writer: Any,
     quiet: bool,
+    on_bad_sample: str = "fail",
+    skipped: list[dict[str, Any]] | None = None,
 ) -> tuple[timing.ThroughputMeter, Any]:
-    """Predict every sample position, fold the predictions into the task state and the store."""
+    """Predict every sample position, fold the predictions into the task state and the store.
+
+    A sample that cannot be decoded stops the run (``on_bad_sample="fail"``) or is appended to
+    ``skipped`` with its error (``"skip"``).
+    """
+    skipped = skipped if skipped is not None else []
     import torch
 
     loader = torch.utils.data.DataLoader(
@@ -308,9 +327,12 @@ def _predict_all(
     first_input = None
     try:
         with torch.inference_mode():
-            for metas, inputs, targets, error in loader:
-                if error is not None:
-                    raise DataError(error)
+            for metas, inputs, targets, errors in loader:
+                if errors and on_bad_sample == "fail":
+                    raise DataError(f"{errors[0][1]} (--on-bad-sample skip evaluates the other samples)")
+                skipped.extend({"index": int(i), "error": " ".join(msg.split())} for i, msg in errors)
+                if not metas:
+                    continue
                 if first_input is None:
                     first_input = inputs
                 with _autocast(device, precision):

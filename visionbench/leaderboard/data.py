@@ -75,10 +75,15 @@ def resolve_source(text: str | None) -> Source:
     """A tracking URI (default: the one ``visionbench run`` logs to), a ``.db`` file, or a results folder."""
     from visionbench.harness.tracking import resolve_tracking_uri
 
-    if not text:
-        return Source("mlflow", resolve_tracking_uri(None))
-    if "://" in text or text.startswith(("databricks", "file:")):
-        return Source("mlflow", text)
+    if not text or "://" in text or text.startswith(("databricks", "file:")):
+        source = Source("mlflow", text or resolve_tracking_uri(None))
+        db = source.sqlite_path
+        if db is not None and not db.is_file():
+            raise ConfigError(
+                f"no MLflow store at {db}: run `visionbench run` or `make demo` first, "
+                "or pass --source (a tracking URI, an MLflow .db file or a results folder)"
+            )
+        return source
     path = Path(text).expanduser().resolve()
     if path.is_file() and path.suffix == ".db":
         return Source("mlflow", f"sqlite:///{path}")

@@ -57,3 +57,12 @@ def folder_rows(root: Path) -> list[dict[str, Any]]:
     from visionbench.harness.record import iter_records, row_from_record
 
     return [row_from_record(record, path) for path, record in iter_records(root)]
+
+
+def skipped_records(root: Path) -> list[tuple[str, str]]:
+    """``(path, reason)`` of every record under ``root`` that cannot be read or is invalid."""
+    from visionbench.harness.record import iter_records
+
+    skipped: list[tuple[Path, str]] = []
+    iter_records(root, skipped)
+    return [(str(path), reason) for path, reason in skipped]

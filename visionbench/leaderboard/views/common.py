@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -61,17 +62,37 @@ def _summary(kind: str, uri: str, token: str) -> pd.DataFrame:
     return load_summary(Source(kind, uri), json.loads(token))
 
 
+@st.cache_data(max_entries=4, show_spinner=False)
+def _skipped(uri: str, token: str) -> list[tuple[str, str]]:
+    from visionbench.leaderboard.rows import skipped_records
+
+    return skipped_records(Path(uri))
+
+
 def summary() -> pd.DataFrame:
-    """Every run of the source, reloaded when the source changes (checked at most every 5 s)."""
+    """Every run of the source, reloaded when the source changes (checked at most every 5 s).
+
+    For a results folder, records that cannot be read are named with the reason, not dropped silently.
+    """
     src = source()
     token = _token(src.kind, src.uri)
     with st.spinner("Loading runs (the first load of a large store takes a while)..."):
-        return _summary(src.kind, src.uri, token)
+        frame = _summary(src.kind, src.uri, token)
+    if src.kind == "folder":
+        skipped = _skipped(src.uri, token)
+        if skipped:
+            lines = "\n".join(
+                f"- {md(path)}: {md(' '.join(reason.split()))}" for path, reason in skipped[:20]
+            )
+            more = f"\n- ... and {len(skipped) - 20} more" if len(skipped) > 20 else ""
+            st.warning(f"Skipped {len(skipped)} record(s) that cannot be read:\n{lines}{more}")
+    return frame
 
 
 def refresh() -> None:
     _token.clear()
     _summary.clear()
+    _skipped.clear()
 
 
 def sidebar() -> None:

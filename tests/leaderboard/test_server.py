@@ -66,6 +66,9 @@ def _port_open(port: int) -> bool:
 def test_leaderboard_command_serves_then_stops_its_real_server(workdir: Path, sig: signal.Signals) -> None:
     """`visionbench leaderboard` starts Streamlit in its own session; Ctrl-C (SIGINT) or SIGTERM to the
     command must stop that server too, leave no process behind and free the port."""
+    from visionbench.harness.tracking import client_for
+
+    client_for(f"sqlite:///{workdir / 'mlflow.db'}").search_experiments()  # the store a run would have made
     port = server.free_port()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     env["VISIONBENCH_CACHE_DIR"] = str(workdir / "cache")

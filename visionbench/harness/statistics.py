@@ -23,7 +23,10 @@ def bootstrap_intervals(
     metrics; returns ``{key: (low, high)}`` (empty when the task cannot bootstrap). ``block_fn``,
     when given, computes the same metrics for a block of resamples (one per row) at once.
     """
-    if n == 0 or reps <= 0 or metric_fn(np.arange(n)) is None:
+    if n == 0 or reps <= 0:
+        return {}
+    identity = np.arange(n)
+    if (block_fn(identity[None, :]) if block_fn is not None else metric_fn(identity)) is None:
         return {}
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {}
@@ -32,7 +35,10 @@ def bootstrap_intervals(
         step = max(1, min(reps, (1 << 22) // n))
         for start in range(0, reps, step):
             block = rng.integers(0, n, size=(min(step, reps - start), n))
-            for key, values in block_fn(block).items():
+            found = block_fn(block)
+            if found is None:
+                return {}
+            for key, values in found.items():
                 draws.setdefault(key, []).extend(float(v) for v in values)
     else:
         for _ in range(reps):

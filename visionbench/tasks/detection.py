@@ -288,27 +288,38 @@ class DetectionTask(Task):
             artifacts["pr_curves_segm.png"] = lambda path: plot_pr_curves(results["segm"], path)
         return artifacts
 
-    def bootstrap_metrics(self, resample: np.ndarray) -> dict[str, float] | None:
-        """``map`` and ``map_50`` (boxes) of a resample of the evaluated images."""
+    def _bootstrappable(self) -> bool:
+        """Whether intervals can be drawn (ground truth exists, faster-coco-eval has what the bootstrap reads)."""
         if self._gt is None or not self._gt["annotations"]:
-            return None
+            return False
         if self._bootstrap is None:
             from visionbench.tasks.detection_bootstrap import ImageBootstrap
 
             try:
                 self._bootstrap = ImageBootstrap(self._gt, self._preds, [im["id"] for im in self._images])
-            except (
-                AttributeError,
-                ImportError,
-            ):  # a faster-coco-eval without per-image evaluations: no intervals
+            except (AttributeError, ImportError):  # a faster-coco-eval without per-image evaluations
                 self._bootstrap = False
-        return self._bootstrap.metrics(resample) if self._bootstrap else None
+        return bool(self._bootstrap)
+
+    def bootstrap_metrics(self, resample: np.ndarray) -> dict[str, float] | None:
+        """``map`` and ``map_50`` (boxes) of a resample of the evaluated images."""
+        if not self._bootstrappable():
+            return None
+        try:
+            return self._bootstrap.metrics(resample)
+        except AttributeError:  # faster-coco-eval without the private per-image evaluations: no intervals
+            self._bootstrap = False
+            return None
 
     def bootstrap_block(self, resamples: np.ndarray) -> dict[str, np.ndarray] | None:
         """``map`` and ``map_50`` of many resamples at once (see :mod:`visionbench.tasks.detection_resample`)."""
-        if self._bootstrap is None:
-            self.bootstrap_metrics(np.arange(self.num_updated()))
-        return self._bootstrap.metrics_block(resamples) if self._bootstrap else None
+        if not self._bootstrappable():
+            return None
+        try:
+            return self._bootstrap.metrics_block(resamples)
+        except AttributeError:  # the one-resample fallback needs faster-coco-eval's private evaluations
+            self._bootstrap = False
+            return None
 
 
 def _json(value: Any) -> str:

@@ -56,10 +56,9 @@ class ImageBootstrap:
             ev = COCOeval_faster(*objects, iou_type, print_function=_silent, separate_eval=True)
             ev.params.areaRng, ev.params.areaRngLbl = [ev.params.areaRng[0]], ["all"]
             ev.params.maxDets = [ev.params.maxDets[-1]]
-            ev.evaluate()
-        self._accumulate = _accumulator()
-        self._evals = ev._evalImgs_cpp  # [category][image], images in sorted-id order
-        self._params = ev._paramsEval
+        self._ev = ev  # evaluated on first use of the one-resample path (metrics)
+        self._evals: Any = None
+        self._params = copy.deepcopy(ev.params)
         self._t50 = int(np.flatnonzero(np.isclose(self._params.iouThrs, 0.5))[0])
         sorted_ids = list(self._params.imgIds)
         self._column = np.searchsorted(np.asarray(sorted_ids), np.asarray(image_ids, dtype=np.int64))
@@ -98,13 +97,26 @@ class ImageBootstrap:
                 out["map"][row], out["map_50"][row] = one["map"], one["map_50"]
         return out
 
+    def _evaluated(self) -> Any:
+        """faster-coco-eval's per-image evaluations ``[category][image]`` (images in sorted-id order)."""
+        if self._evals is None:
+            from visionbench.tasks.coco_validate import gc_paused
+
+            with contextlib.redirect_stdout(io.StringIO()), gc_paused():
+                self._ev.evaluate()
+            self._accumulate = _accumulator()
+            self._evals = self._ev._evalImgs_cpp
+            self._params = self._ev._paramsEval
+        return self._evals
+
     def metrics(self, positions: np.ndarray) -> dict[str, float]:
         # image-id order, as COCO concatenates images: ties in score then break the same way
         columns = np.sort(self._column[np.asarray(positions, dtype=np.int64)]).tolist()
         params = copy.copy(self._params)
         params.imgIds = columns  # only the count is read; ids may repeat
         n = self._num_images
-        evals = [self._evals[k * n + i] for k in range(self._num_cats) for i in columns]
+        all_evals = self._evaluated()
+        evals = [all_evals[k * n + i] for k in range(self._num_cats) for i in columns]
         precision = np.asarray(self._accumulate(params, evals)["precision"])[..., 0, 0]  # [T, R, K]
         return {"map": _valid_mean(precision), "map_50": _valid_mean(precision[self._t50])}
 

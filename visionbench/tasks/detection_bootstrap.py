@@ -22,6 +22,10 @@ from typing import Any
 import numpy as np
 
 
+# Resamples accumulated together by the block path (memory: rows x detections of a category, float64).
+BLOCK_ROWS = 128
+
+
 class ImageBootstrap:
     """Per-image COCO evaluations of one (ground truth, predictions) pair, ready to resample.
 
@@ -84,8 +88,8 @@ class ImageBootstrap:
         np.add.at(counts, (np.repeat(np.arange(len(positions)), positions.shape[1]), columns.ravel()), 1)
         exact = self._block.exact_rows(counts)
         out = {"map": np.empty(len(positions)), "map_50": np.empty(len(positions))}
-        for start in range(0, len(positions), 32):
-            rows = np.arange(start, min(start + 32, len(positions)))
+        for start in range(0, len(positions), BLOCK_ROWS):
+            rows = np.arange(start, min(start + BLOCK_ROWS, len(positions)))
             fast = rows[~exact[rows]]
             if fast.size:
                 precision = self._block.precision(counts[fast])

@@ -80,7 +80,14 @@ class ResampledMap:
                 glob = np.argsort(-all_scores, kind="stable")
                 tp_all = np.concatenate(tps, axis=1)[:, glob]
                 fp_all = np.concatenate(fps, axis=1)[:, glob]
-                entry = {"column": np.concatenate(columns)[glob], "tp": tp_all, "ignored": ~(tp_all | fp_all)}
+                # precision is only read at true positives: the detections after the last one never matter
+                hits = np.flatnonzero(tp_all.any(axis=0))
+                cut = int(hits[-1]) + 1 if hits.size else 0
+                entry = {
+                    "column": np.concatenate(columns)[glob][:cut],
+                    "tp": tp_all[:, :cut],
+                    "ignored": ~(tp_all | fp_all)[:, :cut],
+                }
             else:
                 empty = np.zeros((t, 0), dtype=bool)
                 entry = {"column": np.zeros(0, dtype=np.int64), "tp": empty, "ignored": empty}
@@ -137,15 +144,15 @@ class ResampledMap:
 def _lower_bound_rows(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Per row of the row-sorted ``values`` ``[V, P]``: the first index whose value is >= each threshold.
 
-    One ``searchsorted`` over all rows: complex numbers order lexicographically (real, then
-    imaginary), so ``row + 1j * value`` keeps each row's block in order and compares values exactly.
+    That index is the number of values below the threshold. With ``c`` = how many (sorted) thresholds
+    each value reaches, a value is below threshold ``j`` exactly when ``c <= j``, so the counts are a
+    running sum of a per-row histogram of ``c``: exact float comparisons, no loop over rows.
     """
-    v, p = values.shape
-    rows = np.arange(v, dtype=np.float64)[:, None]
-    flat = (rows + 1j * values).ravel()
-    keys = (rows + 1j * thresholds[None, :]).ravel()
-    found = np.searchsorted(flat, keys, side="left").reshape(v, len(thresholds))
-    return found - np.arange(v)[:, None] * p
+    v, r = values.shape[0], len(thresholds)
+    reached = np.searchsorted(thresholds, values.ravel(), side="right").reshape(values.shape)
+    flat = (reached + (np.arange(v) * (r + 1))[:, None]).ravel()
+    histogram = np.bincount(flat, minlength=v * (r + 1)).reshape(v, r + 1)
+    return np.cumsum(histogram, axis=1)[:, :r]
 
 
 def _match(

@@ -29,7 +29,6 @@ from visionbench.tasks.coco import (
     load_coco_gt,
     load_coco_predictions,
     per_image_stats,
-    plot_pr_curves,
     predictions_to_coco,
 )
 
@@ -426,6 +425,8 @@ def test_predictions_to_coco_accepts_torch_tensors():
 
 
 def test_plot_pr_curves_writes_a_png(tmp_path):
+    from visionbench.tasks.coco_plots import plot_pr_curves
+
     gt, dets, _ = make_dataset(6, n_images=10)
     path = plot_pr_curves(evaluate_coco(gt, dets), tmp_path / "plots" / "pr.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -272,7 +272,7 @@ class DetectionTask(Task):
         return table
 
     def _artifacts(self, results: dict[str, Any]) -> dict[str, Any]:
-        from visionbench.tasks.coco import plot_pr_curves
+        from visionbench.tasks.coco_plots import plot_pr_curves
 
         entries = self._entries
 

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-
 # Resamples accumulated together by the block path (memory: rows x detections of a category, float64).
 BLOCK_ROWS = 128
 

@@ -50,13 +50,19 @@ pred_csv = st.one_of(
 
 def _cli(*args: str) -> tuple[int, str]:
     import contextlib
+    import tempfile
 
     from visionbench.harness.cli import main
 
     err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+    with (
+        tempfile.TemporaryDirectory() as out,
+        contextlib.redirect_stderr(err),
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
+        extra = ["--output", out] if args and args[0] == "score" else []  # score writes a run folder
         try:
-            code = main(list(args))
+            code = main([*args, *extra])
         except SystemExit as exc:
             code = int(exc.code or 0)
     return code, err.getvalue()

@@ -130,6 +130,9 @@ def build_files(d: Path) -> None:
     (d / "broken.yaml").write_text("a: [1, 2\n")
     (d / "empty.yaml").write_text("")
     (d / "a_file").write_text("x")
+    (d / "bad_rules.yaml").write_text("classification: [top1\n")
+    (d / "rules_key.yaml").write_text("classification:\n  metrics:\n    top1: {margins: 0.01}\n")
+    (d / "rules_margin.yaml").write_text("detection:\n  metrics:\n    map: {margin: -1}\n")
     (d / "notarun").mkdir()
     (d / "run" / "x").mkdir(parents=True)
     (d / "run" / "record.json").write_text("{not json")
@@ -145,6 +148,7 @@ def build_files(d: Path) -> None:
 
 
 RUN = ("run", "--no-track", "--model", "zoo:digits-linear", "--task", "digits", "--limit", "4")
+GATE = ("--baseline", "{d}/notarun", "--candidate", "{d}/notarun")
 CASES = [
     # --- run: execution options
     Case("batch-size-zero", (*RUN, "--batch-size", "0"), 2, "--batch-size 0"),
@@ -640,6 +644,52 @@ CASES = [
     Case("rescore-file", ("rescore", "{d}/a_file"), 2, "a_file"),
     Case("rescore-bad-record", ("rescore", "{d}/run"), 2, "record.json"),
     Case("list-what", ("list", "everything"), 2, "invalid choice"),
+    Case("compare-not-a-run", ("compare", "{d}/notarun", "{d}/notarun"), 2, "notarun is not a run folder"),
+    Case("compare-missing-run", ("compare", "{d}/nothere", "abc123"), 2, "no run folder or record at"),
+    Case(
+        "compare-bootstrap-zero",
+        ("compare", "{d}/notarun", "{d}/notarun", "--bootstrap", "0"),
+        2,
+        "--bootstrap 0",
+    ),
+    Case("compare-seed-negative", ("compare", "{d}/notarun", "{d}/notarun", "--seed", "-1"), 2, "--seed -1"),
+    Case(
+        "gate-baseline-not-a-run",
+        ("gate", "--baseline", "{d}/notarun", "--candidate", "{d}/notarun"),
+        2,
+        "notarun",
+    ),
+    Case(
+        "gate-rules-missing",
+        ("gate", *GATE, "--rules", "{d}/nope.yaml"),
+        2,
+        "--rules {d}/nope.yaml: file not found",
+    ),
+    Case("gate-rules-not-yaml", ("gate", *GATE, "--rules", "{d}/bad_rules.yaml"), 2, "not valid YAML"),
+    Case(
+        "gate-rules-unknown-key",
+        ("gate", *GATE, "--rules", "{d}/rules_key.yaml"),
+        2,
+        "top1: unknown key 'margins'",
+    ),
+    Case("gate-rules-negative-margin", ("gate", *GATE, "--rules", "{d}/rules_margin.yaml"), 2, "margin"),
+    Case("gate-junit-folder", ("gate", *GATE, "--junit", "{d}"), 2, "--junit"),
+    Case("gate-markdown-no-folder", ("gate", *GATE, "--markdown", "{d}/nofolder/gate.md"), 2, "--markdown"),
+    Case(
+        "plan-gate-not-a-run",
+        ("plan-gate", "{d}/notarun", "--drop", "0.01", "--margin", "0.02"),
+        2,
+        "notarun",
+    ),
+    Case(
+        "plan-gate-power", ("plan-gate", "{d}/notarun", "--drop", "0.03", "--power", "1.5"), 2, "--power 1.5"
+    ),
+    Case(
+        "score-output-file",
+        ("score", "classification", "--gt", "{d}/gt.csv", "--pred", "{d}/pred.csv", "--output", "{d}/a_file"),
+        2,
+        "--output",
+    ),
     Case("demo-batch-size", ("demo", "--batch-size", "-1"), 2, "--batch-size -1"),
     Case("unknown-command", ("frobnicate",), 2, "invalid choice"),
 ]

@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, top_k_accuracy_score
 
+# score writes a run folder (default results/runs): keep it in a fresh folder
+pytestmark = pytest.mark.usefixtures("workdir")
+
 
 def _write(path: Path, header: list[str], rows: list[list]) -> Path:
     with open(path, "w", newline="") as handle:

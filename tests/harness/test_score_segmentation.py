@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+# score writes a run folder (default results/runs): keep it in a fresh folder
+pytestmark = pytest.mark.usefixtures("workdir")
+
 IGNORE = 255
 
 

@@ -211,3 +211,22 @@ def test_digits_samples_are_rebuilt_and_others_are_not() -> None:
     assert image.shape == (32, 32) and (image[::4, ::4] == images[12]).all()
     assert sample_image("digits-test-99999") is None
     assert sample_image("coco-000001") is None
+
+
+def test_paired_headline_reads_both_runs_state(tmp_path) -> None:
+    import visionbench
+    from visionbench.harness.store import read_index
+    from visionbench.leaderboard.analysis import paired_headline
+
+    paths = []
+    for model in ("zoo:digits-linear", "zoo:digits-cnn"):
+        out = tmp_path / model.split(":")[1]
+        visionbench.evaluate(model, "digits", output=out, track=False, bootstrap=0, limit=200)
+        paths.append(str(out / next(iter(read_index(out).values())) / "record.json"))
+    paired = paired_headline(*paths, resamples=200)
+    assert paired["metric"] == "top1" and paired["n"] == 200 and paired["test"] == "mcnemar-exact"
+    assert paired["ci_low"] <= paired["ci_high"] and paired["verdict"] in (
+        "better",
+        "no detectable difference",
+    )
+    assert "static mode" in paired_headline(None, paths[1])["reason"]

@@ -72,6 +72,7 @@ def _values(out: dict) -> np.ndarray:
     return np.array([np.nan if out["metrics"][k] is None else out["metrics"][k] for k in METRIC_KEYS])
 
 
+@pytest.mark.usefixtures("workdir")  # score writes a run folder under results/runs
 def test_default_equals_pycocotools_on_results_with_box_and_mask(tmp_path, capsys, seed):
     gt, dets = _with_boxes(seed)
     msg = f"seed={seed} (replay with VB_TEST_SEED={seed})"
@@ -85,6 +86,7 @@ def test_default_equals_pycocotools_on_results_with_box_and_mask(tmp_path, capsy
     assert np.isfinite(reference[:3]).all() and 0 < reference[0] < 1, msg
 
 
+@pytest.mark.usefixtures("workdir")  # score writes a run folder under results/runs
 def test_segm_area_mask_equals_pycocotools_without_boxes(tmp_path, capsys, seed):
     gt, dets = _with_boxes(seed)
     msg = f"seed={seed} (replay with VB_TEST_SEED={seed})"
@@ -156,6 +158,7 @@ def _bounds_area(det: dict) -> float:
     return float(det["bbox"][2] * det["bbox"][3])
 
 
+@pytest.mark.usefixtures("workdir")  # score writes a run folder under results/runs
 def test_segm_area_is_refused_for_bbox_scoring(tmp_path, capsys):
     gt, dets = _with_boxes(5)
     (tmp_path / "gt.json").write_text(json.dumps(gt))

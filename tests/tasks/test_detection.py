@@ -96,6 +96,7 @@ def _one_line(err: str) -> str:
 
 
 @pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+@pytest.mark.usefixtures("workdir")  # score writes a run folder under results/runs
 def test_score_detection_cli_equals_pycocotools(tmp_path, cli, seed, iou_type):
     gt, bbox_dets, segm_dets = make_dataset(seed)
     dets = bbox_dets if iou_type == "bbox" else segm_dets
@@ -114,6 +115,7 @@ def test_score_detection_cli_equals_pycocotools(tmp_path, cli, seed, iou_type):
     assert payload["metrics"][f"ap/{no_gt}"] is None, msg
 
 
+@pytest.mark.usefixtures("workdir")  # score writes a run folder under results/runs
 def test_score_detection_text_output_and_result(tmp_path, cli):
     from visionbench.harness.scoring_detection import score_detection
 
@@ -166,6 +168,7 @@ def _drop(key):
         (None, lambda d: d[0].update(score="high"), ["[0]", "'score' must be a number"]),
     ],
 )
+@pytest.mark.usefixtures("workdir")  # score writes a run folder under results/runs
 def test_score_detection_malformed_json_exits_2_naming_the_entry(
     tmp_path, cli, mutate_gt, mutate_dets, needles
 ):
@@ -191,6 +194,7 @@ def test_score_detection_malformed_json_exits_2_naming_the_entry(
         assert needle in line, line
 
 
+@pytest.mark.usefixtures("workdir")  # score writes a run folder under results/runs
 def test_score_detection_missing_and_invalid_files(tmp_path, cli):
     (tmp_path / "gt.json").write_text(json.dumps(_small_gt()))
     code, _, err = cli(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_OUTPUT = "results/runs"
+SCORE_OUTPUT_HELP = f"write the scored files as a run folder here (default {DEFAULT_OUTPUT})"
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -35,6 +36,14 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         help="a sample that cannot be decoded: stop the run (fail, default) or skip it, listed in the record",
     )
     p.add_argument("--quiet", action="store_true")
+
+
+def _add_paired_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bootstrap", type=int, default=2000, help="paired bootstrap resamples (default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the paired resamples")
+    p.add_argument(
+        "--output", default=DEFAULT_OUTPUT, help="results folder where MLflow run ids are looked up"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--gt", required=True)
     sc.add_argument("--pred", required=True)
     sc.add_argument("--json", action="store_true")
+    sc.add_argument("--output", default=DEFAULT_OUTPUT, help=SCORE_OUTPUT_HELP)
     sd = score_sub.add_parser("detection", help="COCO instances JSON vs COCO results JSON")
     sd.add_argument("--gt", required=True, help="COCO instances JSON")
     sd.add_argument("--pred", required=True, help="COCO results JSON (list of detections)")
@@ -101,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: as pycocotools' loadRes does, the box when the results carry one)",
     )
     sd.add_argument("--json", action="store_true")
+    sd.add_argument("--output", default=DEFAULT_OUTPUT, help=SCORE_OUTPUT_HELP)
     ss = score_sub.add_parser(
         "segmentation", help="ground-truth mask folder vs predicted mask folder (matched by name)"
     )
@@ -110,6 +121,39 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--ignore-index", type=int, default=255)
     ss.add_argument("--class-names", default=None, help="file with one class name per line")
     ss.add_argument("--json", action="store_true")
+    ss.add_argument("--output", default=DEFAULT_OUTPUT, help=SCORE_OUTPUT_HELP)
+
+    compare = sub.add_parser("compare", help="paired comparison of two runs on the same samples")
+    compare.add_argument("run_a", help="run A: a run folder, its record.json, or an MLflow run id")
+    compare.add_argument("run_b", help="run B (deltas are B - A)")
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    compare.add_argument("--markdown", action="store_true", help="print the comparison as a Markdown table")
+    _add_paired_options(compare)
+
+    gate = sub.add_parser(
+        "gate", help="candidate vs baseline with rules: exit 0 pass, 1 fail, 2 inconclusive"
+    )
+    gate.add_argument("--baseline", required=True, help="run folder, record.json or MLflow run id")
+    gate.add_argument("--candidate", required=True, help="run folder, record.json or MLflow run id")
+    gate.add_argument("--rules", default=None, help="rules YAML (default: headline metric, margin 0.01)")
+    gate.add_argument("--json", action="store_true", help="print the gate report as JSON")
+    gate.add_argument(
+        "--markdown", default=None, metavar="FILE", help="write a Markdown summary (PR comment)"
+    )
+    gate.add_argument("--junit", default=None, metavar="FILE", help="write a JUnit XML report")
+    _add_paired_options(gate)
+
+    plan = sub.add_parser("plan-gate", help="how many images a CI subset needs to catch a given drop")
+    plan.add_argument("run_dir", help="a stored run of the task (its state estimates the variability)")
+    plan.add_argument("--drop", type=float, required=True, help="the drop to catch, e.g. 0.03 (3 points)")
+    plan.add_argument("--margin", type=float, default=0.0, help="the gate's non-inferiority margin")
+    plan.add_argument("--alpha", type=float, default=0.05, help="the gate's one-sided alpha")
+    plan.add_argument("--power", type=float, default=0.8, help="chance of failing a candidate with that drop")
+    plan.add_argument("--metric", default=None, help="a bootstrapped metric (default: the headline)")
+    plan.add_argument(
+        "--write", default=None, metavar="FILE", help="write the plan (task spec, limit) as JSON"
+    )
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
 
     ls = sub.add_parser("list", help="tasks, adapters, zoo models and recorded runs")
     ls.add_argument("what", nargs="?", default="all", choices=["all", "tasks", "adapters", "zoo", "runs"])
@@ -172,6 +216,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _cmd_score(args)
     if args.command == "list":
         return _cmd_list(args)
+    if args.command == "compare":
+        from visionbench.harness.compare_cli import compare_command
+
+        return compare_command(args)
+    if args.command == "gate":
+        from visionbench.harness.compare_cli import gate_command
+
+        return gate_command(args)
+    if args.command == "plan-gate":
+        from visionbench.harness.compare_cli import plan_gate_command
+
+        return plan_gate_command(args)
     if args.command == "demo":
         from visionbench.harness.demo import run_demo
 
@@ -340,11 +396,19 @@ def _cmd_score(args: argparse.Namespace) -> int:
         from visionbench.harness.scoring import score_classification
 
         result = score_classification(Path(args.gt), Path(args.pred))
+    from visionbench.harness.compare_cli import write_score_run
+
+    result["record"] = write_score_run(args)
     if args.json:
         _emit_json(result)
     else:
         for key, value in result["metrics"].items():
             print(f"{key:24s} {value:.6f}" if value is not None else f"{key:24s} -")
+        print(
+            f"  -> {result['record']}"
+            if result["record"]
+            else "  (no run folder: the results carry no boxes)"
+        )
     return 0
 
 

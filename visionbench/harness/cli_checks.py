@@ -96,6 +96,23 @@ def _label_map(value: Any, flag: str) -> None:
         _file(value, flag)
 
 
+def _new_file(value: Any, flag: str) -> None:
+    """A file to write: non-empty text, not a folder, in an existing folder."""
+    if value is None:
+        return
+    _text(value, flag)
+    path = Path(value)
+    if path.is_dir():
+        raise ConfigError(f"{flag} {value}: is a folder, expected a file to write")
+    if not path.parent.is_dir():
+        raise DataError(f"{flag} {value}: folder {path.parent} not found")
+
+
+def _flag_or_file(value: Any, flag: str) -> None:
+    if not isinstance(value, bool):
+        _new_file(value, flag)
+
+
 def _none(value: Any, flag: str) -> None:
     """Checked elsewhere (argparse choices and flags, spec and key=value parsers)."""
 
@@ -138,6 +155,20 @@ SCHEMA: dict[str, tuple[str, Check]] = {
     "host": ("--host", _host),
     "port": ("--port", _option(Option("int", minimum=1, maximum=65535))),
     "run_dir": ("RUN_DIR", _folder),
+    "run_a": ("RUN_A", _text),  # a run folder, record.json or MLflow run id: resolved by compare.resolve_run
+    "run_b": ("RUN_B", _text),
+    "baseline": ("--baseline", _text),
+    "candidate": ("--candidate", _text),
+    "rules": ("--rules", _file),
+    "seed": ("--seed", _option(Option("int", minimum=0, maximum=2**32 - 1))),
+    "markdown": ("--markdown", _flag_or_file),  # compare: a flag; gate: the file to write
+    "junit": ("--junit", _new_file),
+    "drop": ("--drop", _option(Option("float", minimum=0.0, maximum=1e6))),
+    "margin": ("--margin", _option(Option("float", minimum=0.0, maximum=1e6))),
+    "alpha": ("--alpha", _option(Option("float", minimum=1e-9, maximum=0.5))),
+    "power": ("--power", _option(Option("float", minimum=0.01, maximum=0.999999))),
+    "metric": ("--metric", _text),
+    "write": ("--write", _new_file),
 }
 # score KIND: what --gt and --pred must be
 KIND_PATHS = {"classification": _file, "detection": _file, "segmentation": _folder}
@@ -154,6 +185,10 @@ def check_args(args: argparse.Namespace) -> None:
     if values.get("command") == "score":
         for dest in ("gt", "pred"):
             KIND_PATHS[values["kind"]](values[dest], f"--{dest}")
+    if values.get("command") in ("compare", "gate") and values["bootstrap"] < 1:
+        raise ConfigError(
+            f"--bootstrap {values['bootstrap']}: {values['command']} needs at least 1 paired resample"
+        )
     command, track = values.get("command"), not values.get("no_track")
     logs = (
         command == "sync"

@@ -61,6 +61,10 @@ def run_demo(args: argparse.Namespace) -> int:
     print_leaderboard(records)
     if not args.quiet:
         _rescore_check(directories)
+    runs = {
+        record["model"]["spec"]: directory for record, directory in zip(records, directories, strict=True)
+    }
+    compare_and_gate(runs.get("zoo:digits-mlp"), runs.get("zoo:digits-cnn"))
     tracking = {r.get("tracking", {}).get("uri") for r in records} - {None}
     if tracking:
         print(f"logged to MLflow at {', '.join(sorted(tracking))}; records under {args.output}")
@@ -86,3 +90,22 @@ def _rescore_check(directories: list[Path]) -> None:
     print(
         f"rescored {len(directories)} runs from their stored state in {time.perf_counter() - start:.1f} s: {verdict}"
     )
+
+
+def compare_and_gate(baseline: Path | None, candidate: Path | None) -> None:
+    """The paired comparison of two zoo models on digits, then a gate of one against the other."""
+    if baseline is None or candidate is None:
+        return
+    from visionbench.harness.compare import compare_runs, comparison_lines, load
+    from visionbench.harness.gate import gate_runs
+    from visionbench.harness.gate_report import gate_lines
+
+    a, b = load(baseline), load(candidate)
+    print()
+    print(f"$ visionbench compare {baseline} {candidate}")
+    print("\n".join(comparison_lines(compare_runs(a, b))))
+    print()
+    print(
+        f"$ visionbench gate --baseline {baseline} --candidate {candidate}   # default rules: top1, margin 0.01"
+    )
+    print("\n".join(gate_lines(gate_runs(a, b))))

@@ -45,10 +45,12 @@ class StoredDataset(Dataset):
         return self._fingerprint
 
 
-def rescore(run_dir: Path) -> tuple[dict[str, Any], Any, Any]:
-    """``(record, task, result)``: the run's record and the task recomputed from its stored state."""
+def load_task(run_dir: Path) -> tuple[dict[str, Any], Any, Any]:
+    """``(record, task, result)``: the run's task rebuilt from its stored state and computed (no intervals).
+
+    ``compare`` and ``gate`` load two runs this way and resample their states together.
+    """
     from visionbench.harness.runner import build_task
-    from visionbench.harness.statistics import add_task_intervals
     from visionbench.harness.store import resolve_store
 
     run_dir = Path(run_dir)
@@ -69,7 +71,14 @@ def rescore(run_dir: Path) -> tuple[dict[str, Any], Any, Any]:
             f"{run_dir}: the state store {store.directory} holds {task.num_updated()} of the run's "
             f"{expected} evaluated samples"
         )
-    result = task.compute()
+    return record, task, task.compute()
+
+
+def rescore(run_dir: Path) -> tuple[dict[str, Any], Any, Any]:
+    """``(record, task, result)``: the run's record and the task recomputed from its stored state."""
+    from visionbench.harness.statistics import add_task_intervals
+
+    record, task, result = load_task(run_dir)
     stats = record.get("statistics") or {}
     reps, seed = int(stats.get("bootstrap_reps", 1000)), int(stats.get("seed", 0))
     add_task_intervals(task, result.metrics, reps=reps, seed=seed)

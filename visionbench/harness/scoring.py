@@ -36,6 +36,21 @@ def score_classification(gt_path: Path, pred_path: Path) -> dict[str, Any]:
     or present twice, is an error naming it.
     """
     from visionbench.tasks.classification_metrics import classification_metrics
+
+    ids, classes, y_true, scores, y_pred = read_classification_files(gt_path, pred_path)
+    if scores is None:
+        metrics, per_class, _ = classification_metrics(y_true, classes, y_pred=y_pred)
+    else:
+        metrics, per_class, _ = classification_metrics(y_true, classes, scores=scores)
+    for name, row in per_class.items():
+        metrics[f"f1/{name}"] = row["f1"]
+    return {"task": "classification", "num_samples": len(ids), "metrics": metrics}
+
+
+def read_classification_files(
+    gt_path: Path, pred_path: Path
+) -> tuple[list[str], list[str], np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``(ids, classes, y_true, scores or None, y_pred or None)`` from the two CSV files, validated."""
     from visionbench.tasks.data.files import natural_key
 
     gt_header, gt_rows = _read_csv(Path(gt_path), "ground-truth")
@@ -70,7 +85,7 @@ def score_classification(gt_path: Path, pred_path: Path) -> dict[str, Any]:
         index = {c: k for k, c in enumerate(classes)}
         y_true = np.array([index[truth[i]] for i in ids])
         y_pred = np.array([index[by_id[i][0].strip()] for i in ids])
-        metrics, per_class, _ = classification_metrics(y_true, classes, y_pred=y_pred)
+        return ids, classes, y_true, None, y_pred
     else:
         classes = pred_header[1:]
         index = {c: k for k, c in enumerate(classes)}
@@ -92,7 +107,4 @@ def score_classification(gt_path: Path, pred_path: Path) -> dict[str, Any]:
                 f"{pred_path}: id '{ids[int(np.flatnonzero(~finite)[0])]}' has a NaN or infinite score"
             )
         y_true = np.array([index[truth[i]] for i in ids])
-        metrics, per_class, _ = classification_metrics(y_true, classes, scores=scores)
-    for name, row in per_class.items():
-        metrics[f"f1/{name}"] = row["f1"]
-    return {"task": "classification", "num_samples": len(ids), "metrics": metrics}
+        return ids, list(classes), y_true, scores, None

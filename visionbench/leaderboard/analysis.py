@@ -104,6 +104,26 @@ def paired_deltas(a: pd.Series, b: pd.Series, keys: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric", "A", "B", "B - A"])
 
 
+def paired_headline(record_a: str | None, record_b: str | None, *, resamples: int = 1000) -> dict[str, Any]:
+    """The paired statistics of the headline metric (``visionbench.harness.compare``) from both runs' state.
+
+    Needs both runs' record paths (static mode) with their state stores beside them; otherwise
+    ``{"reason": ...}``. Returns ``{"ci_low", "ci_high", "p_value", "test", "verdict", "n"}``.
+    """
+    if not record_a or not record_b:
+        return {"reason": "paired statistics need both runs' record files (static mode)"}
+    from visionbench.errors import VisionbenchError
+    from visionbench.harness.compare import compare_runs, load
+
+    try:
+        report = compare_runs(load(record_a), load(record_b), resamples=resamples)
+    except VisionbenchError as exc:
+        return {"reason": str(exc)}
+    row = report["metrics"][0]
+    keys = ("ci_low", "ci_high", "p_value", "test", "verdict")
+    return {**{k: row[k] for k in keys}, "metric": row["metric"], "n": report["num_samples"]}
+
+
 def mcnemar(pred_a: pd.DataFrame | None, pred_b: pd.DataFrame | None) -> dict[str, Any]:
     """Exact McNemar test on paired per-sample correctness (two-sided binomial test on the discordant pairs).
 

@@ -231,6 +231,12 @@ class ClassificationTask(Task):
         k = min(5, self.num_classes)
         return {"top5": float(np.mean(np.any(top[:, :k] == y_true[:, None], axis=1)))}
 
+    def hard_labels(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(y_true, y_pred)`` of the evaluated samples in state order, after :meth:`compute` (else None)."""
+        if self._y_pred is None:
+            return None
+        return self._y_true, self._y_pred
+
     def bootstrap_metrics(self, resample: np.ndarray) -> dict[str, float] | None:
         if self._y_pred is None:
             return None

@@ -19,16 +19,24 @@ def significance(src: Any, run_a: pd.Series, run_b: pd.Series) -> dict[str, Any]
     return analysis.mcnemar(pred_a, pred_b)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_paired(record_a: str | None, record_b: str | None) -> dict[str, Any]:
+    return analysis.paired_headline(record_a, record_b)
+
+
 def summary_rows(src: Any, pairs: list[tuple[str, pd.Series, pd.Series, bool]]) -> pd.DataFrame:
     rows = []
     for task, run_a, run_b, same in pairs:
         test = significance(src, run_a, run_b)
+        paired = cached_paired(run_a.get("record_path") or None, run_b.get("record_path") or None)
         a, b = run_a["headline"], run_b["headline"]
         rows.append({
             "task": task, "kind": run_a["kind"], "metric": run_a["headline_key"], "A": a, "B": b,
             "B - A": (b - a) if not (math.isnan(a) or math.isnan(b)) else None,
             "McNemar p": test.get("p_value"), "A right, B wrong": test.get("a_only"), "A wrong, B right": test.get("b_only"),
             "paired samples": test.get("n"), "note": test.get("reason", "") if test.get("p_value") is None else "",
+            "paired 95% CI": f"[{paired['ci_low']:.4f}, {paired['ci_high']:.4f}]" if "verdict" in paired else None,
+            "paired p": paired.get("p_value"), "verdict": paired.get("verdict", paired.get("reason")),
             "config": f"{run_a['hardware']} / {run_a['precision']}" if same
             else f"A: {run_a['hardware']} / {run_a['precision']}; B: {run_b['hardware']} / {run_b['precision']}",
         })  # fmt: skip
@@ -60,7 +68,8 @@ def render() -> None:
     st.subheader("Shared tasks")
     st.caption(
         "B - A of the headline metric per task. McNemar: exact two-sided test on the samples exactly one model "
-        "got right (needs both predictions files with per-sample correctness on the same sample ids)."
+        "got right (needs both predictions files with per-sample correctness on the same sample ids). Paired CI, p "
+        "and verdict: `visionbench compare` on both runs' stored state (static mode, record files reachable)."
     )
     with st.spinner("Fetching predictions for the significance tests..."):
         table = summary_rows(common.source(), pairs)

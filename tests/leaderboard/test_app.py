@@ -150,6 +150,10 @@ def test_model_page_of_a_real_run_has_confusion_matrix_and_failure_gallery(seede
     assert {"device", "precision", "batch_size", "torch"} <= set(env["field"])
     prints = dataframe(at, "fingerprints_table")
     assert {"run_fingerprint", "model_fingerprint", "dataset_fingerprint"} <= set(prints["field"])
+    identity = dict(zip(*dataframe(at, "identity_table")[["field", "value"]].T.values, strict=True))
+    assert identity["run identity"] == prints.set_index("field").loc["run_fingerprint", "value"]
+    assert identity["device_type"] == "cpu" and identity["precision"] == "fp32"
+    assert set(dataframe(at, "libraries_table")["field"]) >= {"numpy", "scikit-learn", "torch"}
 
 
 def test_model_page_lists_every_task_and_shows_pr_and_robustness(seeded, app_env) -> None:
@@ -268,7 +272,9 @@ def test_a_bad_source_is_an_error_message_not_a_traceback(tmp_path, app_env) -> 
     assert "neither a tracking URI" in at.error[0].value
 
 
-def test_unreadable_records_are_named_on_the_board_and_in_list_runs(tmp_path, app_env, cli, monkeypatch) -> None:
+def test_unreadable_records_are_named_on_the_board_and_in_list_runs(
+    tmp_path, app_env, cli, monkeypatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     code, out, err = cli(
         "run", "--model", "zoo:digits-linear", "--task", "digits", "--limit", "40", "--bootstrap", "0",

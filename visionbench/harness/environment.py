@@ -76,7 +76,10 @@ def code_version() -> dict[str, Any]:
 
 
 def environment(device: str, precision: str, batch_size: int, num_workers: int) -> dict[str, Any]:
+    """The machine and software a run used; ``libraries`` lists the metric and model libraries' versions."""
     import torch
+
+    from visionbench.harness.identity import library_versions
 
     return {
         "python": platform.python_version(),
@@ -90,6 +93,7 @@ def environment(device: str, precision: str, batch_size: int, num_workers: int) 
         "batch_size": batch_size,
         "num_workers": num_workers,
         "num_threads": torch.get_num_threads(),
+        "libraries": library_versions(),
     }
 
 

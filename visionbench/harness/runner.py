@@ -150,7 +150,6 @@ def execute(
     from visionbench.harness import distributed as dist_mod
     from visionbench.harness.identity import (
         identities,
-        library_versions,
         prediction_components,
         subset_description,
     )
@@ -241,7 +240,6 @@ def execute(
         if distributed is not None:
             efficiency["throughput_ips"] = distributed["throughput_ips"]
         env = environment(device, run.precision, run.batch_size, num_workers)
-        env["libraries"] = library_versions()
         from visionbench.harness.record import build_record
 
         record = build_record(

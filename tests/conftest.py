@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# dataset digests cached by tests go to a private file, never the user's cache
+os.environ.setdefault("VB_DIGEST_CACHE", os.path.join(tempfile.mkdtemp(prefix="vb-digests-"), "digests.json"))
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ Canonical predictions per task kind:
 * detection: per image ``{"boxes": [K,4] xyxy float64 original pixels,
   "scores": [K], "labels": [K] dataset category ids}`` (+ ``"masks"`` [K,H,W] bool);
 * segmentation: per image ``int64 [H, W]`` class map at the original size;
-* captioning: per image ``str``.
+* captioning: per image ``str``: a list with one caption per image, in batch order
+  (a loader's ``Model.run(batch, metas)`` returns it; the head checks it, see
+  :mod:`visionbench.adapters.head_captioning`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from typing import Any, ClassVar
 from visionbench.errors import LabelMapError
 
 TASK_KINDS = ("classification", "detection", "segmentation", "captioning", "robustness")
+NO_ANSWER = -1
+"""The hard classification label of a sample a generative classifier gave no class for (counts as wrong)."""
 
 
 def stable_hash(obj: Any, length: int = 16) -> str:
@@ -307,9 +311,12 @@ class Task(ABC):
         """Headline metrics on a resample of state rows (an int array); None when not bootstrappable."""
         return None
 
-    bootstrap_block: Callable[[Any], dict[str, Any]] | None = None
-    """Optionally, the headline metrics of many resamples at once (one per row), equal to
-    :meth:`bootstrap_metrics` row by row; the bootstrap uses it when a task provides it."""
+    bootstrap_block: Callable[..., dict[str, Any]] | None = None
+    """Optionally, ``bootstrap_block(rows, keys=None)``: metrics of many resamples at once (one per
+    row of positions), equal to :meth:`bootstrap_metrics` row by row; the bootstrap uses it when a
+    task provides it. ``keys=None`` gives the headline (bootstrapped) metrics, the record's
+    intervals; the paired comparison passes every declared key and reports the ones left out as
+    not compared (see docs/gating.md, "How a task kind plugs in")."""
 
     def num_updated(self) -> int:
         return len(self.state)

@@ -43,14 +43,30 @@ class KindDeclaration:
         return next((m for m in self.metrics if m.key == key), None)
 
 
+# Efficiency keys: each name carries its unit and its conditions (the record's ``measurement``
+# section holds the batch size, resolution, precision, knobs, protocol and hardware).
+# ``latency_ms_p50/p90/p99`` kept their keys from the first records; they are per batch.
 EFFICIENCY = (
-    Metric("throughput_ips", "Throughput (img/s)", True, "images/s"),
-    Metric("latency_ms_p50", "Latency p50 per batch (ms)", False, "ms"),
-    Metric("latency_ms_p90", "Latency p90 per batch (ms)", False, "ms"),
-    Metric("latency_ms_p99", "Latency p99 per batch (ms)", False, "ms"),
-    Metric("peak_mem_mb", "Peak memory (MB)", False, "MB"),
+    Metric("throughput_ips", "Throughput, model only, at the run's batch size (img/s)", True, "images/s"),
+    Metric("latency_ms_p50", "Latency p50 per batch at the run's batch size (ms)", False, "ms"),
+    Metric("latency_ms_p90", "Latency p90 per batch at the run's batch size (ms)", False, "ms"),
+    Metric("latency_ms_p99", "Latency p99 per batch at the run's batch size (ms)", False, "ms"),
+    Metric("latency_ms_b1_p50", "Latency p50 per image at batch 1 (ms)", False, "ms"),
+    Metric("latency_ms_b1_p90", "Latency p90 per image at batch 1 (ms)", False, "ms"),
+    Metric("latency_ms_b1_p99", "Latency p99 per image at batch 1 (ms)", False, "ms"),
+    Metric(
+        "peak_mem_mb", "Peak memory: CUDA max allocated, or the process's increase on CPU (MiB)", False, "MiB"
+    ),
     Metric("params_m", "Parameters (M)", False, "millions"),
-    Metric("gflops", "GFLOPs per image", False, "GFLOPs"),
+    Metric("gflops", "GFLOPs per image (2 FLOPs per multiply-add)", False, "GFLOPs"),
+    Metric(
+        "end_to_end_ips", "Throughput end to end: decode, preprocess, model, metric (img/s)", True, "images/s"
+    ),
+    Metric("end_to_end_s", "Evaluation pass wall time (s)", False, "s"),
+    Metric("model_time_s", "Model time in the evaluation pass (s)", False, "s"),
+    Metric("data_loading_share", "Share of the evaluation pass spent waiting for data", False, "fraction"),
+    Metric("throughput_spread", "Spread of throughput over repeats, (max - min) / median", False, "fraction"),
+    Metric("compile_s", "torch.compile time, apart from throughput (s)", False, "s"),
 )
 
 _DETECTION_KEYS = (
@@ -113,16 +129,23 @@ DECLARATIONS: dict[str, KindDeclaration] = {
             Metric("bleu_4", "BLEU-4"),
             Metric("rouge_l", "ROUGE-L"),
             Metric("meteor", "METEOR"),
+            Metric("rouge_1", "ROUGE-1 F (rouge-score)"),
+            Metric("rouge_2", "ROUGE-2 F (rouge-score)"),
         ),
-        bootstrapped=("cider",),
+        bootstrapped=("cider", "bleu_4", "rouge_l"),
     ),
     "robustness": KindDeclaration(
         "robustness",
         (
+            Metric("robust_top1", "Robust top-1 (worst case, largest eps)"),
             Metric("clean_top1", "Clean top-1 accuracy"),
+            Metric("mpc", "Mean top-1 under corruption"),
+            Metric("rpc", "Relative top-1 under corruption", unit="ratio"),
             Metric("mce", "Mean corruption error", higher_is_better=False, unit="ratio"),
+            Metric("relative_mce", "Relative mCE", higher_is_better=False, unit="ratio"),
+            Metric("honesty_flags", "Honesty checks fired", higher_is_better=False, unit="count"),
         ),
-        bootstrapped=("clean_top1",),
+        bootstrapped=("robust_top1", "clean_top1"),
     ),
 }
 

@@ -29,19 +29,27 @@ BUILTIN_LOADERS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("classification", "detection", "segmentation"),
     ),
     "timm": ("visionbench.adapters.family_timm:load", ("classification",)),
-    "hf": ("visionbench.adapters.family_hf:load", ("classification", "detection", "segmentation")),
+    "hf": (
+        "visionbench.adapters.family_hf:load",
+        ("classification", "detection", "segmentation", "captioning"),
+    ),
     "onnx": ("visionbench.adapters.family_onnx:load", ("classification", "detection", "segmentation")),
     "callable": (
         "visionbench.adapters.family_callable:load",
         ("classification", "detection", "segmentation"),
     ),
-    "zoo": ("visionbench.adapters.family_zoo:load", ("classification", "detection", "segmentation")),
+    "zoo": (
+        "visionbench.adapters.family_zoo:load",
+        ("classification", "detection", "segmentation", "captioning"),
+    ),
 }
 BUILTIN = "built-in"
 BUILTIN_TASKS = {
     "classification": "visionbench.tasks.classification",
     "segmentation": "visionbench.tasks.segmentation",
     "detection": "visionbench.tasks.detection",
+    "captioning": "visionbench.tasks.captioning",
+    "robustness": "visionbench.tasks.robustness",
 }
 
 _LOADERS: dict[tuple[str, str], tuple[str, str]] = {}  # (family, kind) -> ("module:object", origin)
@@ -192,6 +200,7 @@ def build_adapter(spec: Any, kind: str) -> Any:
 def task_class(kind: str) -> type:
     if kind not in _TASKS and kind in BUILTIN_TASKS:
         importlib.import_module(BUILTIN_TASKS[kind])
+    importlib.import_module("visionbench.tasks.subset")  # the subset source of every kind
     if kind not in _TASKS:
         raise SpecError(f"unknown task kind '{kind}' (known: {', '.join(sorted(BUILTIN_TASKS))})")
     return _TASKS[kind]

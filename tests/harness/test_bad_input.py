@@ -11,16 +11,19 @@ import re
 from pathlib import Path
 
 import pytest
+from bad_input_caption_cases import CAPTION_CASES, build_caption_files
+from bad_input_hf_text_cases import HF_TEXT_CASES
 from bad_input_run_cases import RUN_CASES
 from bad_input_score_cases import SCORE_CASES
 from bad_input_support import DOC, Case, build_files
 
-CASES = [*RUN_CASES, *SCORE_CASES]
+CASES = [*RUN_CASES, *SCORE_CASES, *CAPTION_CASES, *HF_TEXT_CASES]
 
 
 @pytest.fixture
 def files(workdir: Path) -> Path:
     build_files(workdir)
+    build_caption_files(workdir)
     return workdir
 
 

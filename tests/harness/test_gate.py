@@ -135,9 +135,9 @@ def test_too_small_subset_is_inconclusive(gate_env, cli) -> None:
     code, out, _ = _gate(cli, baseline, twin, "--rules", "warn.yaml")
     assert code == 0 and "warning: top1: inconclusive" in out
     # a bad rules file is bad input (exit 2 too, but an error line on stderr and no verdict line)
-    (workdir / "bad.yaml").write_text("classification:\n  metrics:\n    top5: {margin: 0.01}\n")
+    (workdir / "bad.yaml").write_text("classification:\n  metrics:\n    top7: {margin: 0.01}\n")
     code, out, err = _gate(cli, baseline, twin, "--rules", "bad.yaml")
-    assert code == 2 and out == "" and "error: --rules bad.yaml: classification: metrics: top5" in err
+    assert code == 2 and out == "" and "error: --rules bad.yaml: classification: metrics: top7" in err
 
 
 @pytest.mark.slow
@@ -307,7 +307,10 @@ def test_plan_gate_sizes_the_subset(workdir: Path, cli) -> None:
     report = json.loads(out)
     z = NormalDist().inv_cdf(0.95) + NormalDist().inv_cdf(0.8)
     assert report["samples_needed"] == math.ceil((z * math.sqrt(0.05 - 0.05**2) / 0.04) ** 2)
-    assert report["limit"] == report["samples_needed"] and json.loads(Path("plan.json").read_text()) == report
+    assert (
+        len(report["samples"]) == report["samples_needed"]
+        and json.loads(Path("plan.json").read_text()) == report
+    )
     code, out, _ = cli("plan-gate", run, "--drop", "0.03", "--margin", "0.02")
     assert code == 0 and "the task has only 540 samples" in out
 

@@ -12,6 +12,7 @@ import pytest
 
 APP = Path(__file__).resolve().parents[2] / "visionbench" / "leaderboard" / "app.py"
 EVIL = "<script>alert(1)</script>"
+GALLERY_RUNS = (("zoo:shapes-centernet-tiny", "detection:shapes"), ("zoo:shapes-fcn", "segmentation:shapes"))
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ def zoo_weights(tmp_path_factory: pytest.TempPathFactory):
     from visionbench.zoo.train import main as train
 
     out = tmp_path_factory.mktemp("zoo-weights")
-    assert train(["--only", "digits-linear", "--out", str(out), "--quiet"]) == 0
+    for name in ("digits-linear", "shapes-centernet-tiny", "shapes-fcn"):
+        assert train(["--only", name, "--out", str(out), "--quiet"]) == 0
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(catalog, "WEIGHTS_DIR", out)
         yield out
@@ -102,6 +104,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, zoo_weights: Path) -> Store
     spec = RunSpec(parse_model_spec("zoo:digits-linear"), parse_task_spec("digits"), "cpu", limit=100)
     outcome = execute(spec, output=runs, tracking_uri=uri, quiet=True, bootstrap_reps=200)
     assert outcome.record["tracking"]["status"] == "logged"
+    for model, task in GALLERY_RUNS:  # real pictures for the detection and segmentation galleries
+        spec = RunSpec(parse_model_spec(model), parse_task_spec(task), "cpu", limit=12)
+        assert execute(spec, output=runs, tracking_uri=uri, quiet=True, bootstrap_reps=20).record
     return Store(uri=uri, runs=runs, real_model="zoo:digits-linear")
 
 

@@ -9,7 +9,6 @@ import pytest
 
 from visionbench.leaderboard import analysis
 from visionbench.leaderboard.safe import md
-from visionbench.leaderboard.samples import sample_image
 
 
 def runs(
@@ -147,13 +146,15 @@ def test_pair_runs_prefers_a_shared_configuration() -> None:
 
 
 def test_robustness_and_corruption_groupings() -> None:
-    metrics = {"clean_top1": 0.9, "robust_top1/pgd/0.03": 0.4, "robust_top1/pgd/0.01": 0.7, "robust_top1/fgsm/0.01": 0.8,
-               "corrupt_top1/fog/1": 0.85, "corrupt_top1/fog/2": 0.8, "attack_success_rate/pgd/0.03": 0.5}  # fmt: skip
+    metrics = {"clean_top1": 0.9, "robust_top1/pgd/linf/0.03": 0.4, "robust_top1/pgd/linf/0.01": 0.7,
+               "robust_top1/fgsm/linf/0.01": 0.8, "robust_top1/linf/0.01": 0.7, "robust_top1": 0.4,
+               "corrupt_top1/fog/1": 0.85, "corrupt_top1/fog/2": 0.8, "attack_success_rate/linf/0.03": 0.5}  # fmt: skip
     curves = analysis.robustness_curves(metrics)
-    assert list(zip(curves["attack"], curves["eps"], strict=True)) == [
-        ("fgsm", 0.01),
-        ("pgd", 0.01),
-        ("pgd", 0.03),
+    assert list(zip(curves["attack"], curves["norm"], curves["eps"], strict=True)) == [
+        ("fgsm", "linf", 0.01),
+        ("pgd", "linf", 0.01),
+        ("pgd", "linf", 0.03),
+        ("worst case", "linf", 0.01),
     ]
     grid = analysis.corruption_grid(metrics)
     assert set(grid["severity"]) == {"1", "2"} and set(grid["corruption"]) == {"fog"}
@@ -201,16 +202,6 @@ def test_markdown_escaping_leaves_no_markup() -> None:
         == "\\*\\*bold\\*\\* \\_x\\_ \\[a\\]\\(b\\) \\:red\\[x\\] \\$x\\$"
     )
     assert md("two\nlines") == "two lines"
-
-
-def test_digits_samples_are_rebuilt_and_others_are_not() -> None:
-    from visionbench.tasks.data.digits import load_digits_split
-
-    images, _ = load_digits_split("test")
-    image = sample_image("digits-test-00012", scale=4)
-    assert image.shape == (32, 32) and (image[::4, ::4] == images[12]).all()
-    assert sample_image("digits-test-99999") is None
-    assert sample_image("coco-000001") is None
 
 
 def test_paired_headline_reads_both_runs_state(tmp_path) -> None:

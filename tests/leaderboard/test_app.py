@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from apptest_tools import assert_no_html, charts, dataframe, markdown_texts, texts
 
+from visionbench.declarations import display_name
+
 EVIL = "<script>alert(1)</script>"
 KINDS = ["classification", "detection", "segmentation", "captioning", "robustness"]
 
@@ -38,24 +40,20 @@ def test_overview_lists_every_kind_and_ranks_with_tie_groups(seeded, app_env) ->
         "robustness:digits",
     }
     assert at.radio(key="overview_kind").options == [
-        f"{k} \\({n} runs\\)" for k, n in zip(KINDS, (7, 2, 2, 1, 1), strict=True)
+        f"{k} \\({n} runs\\)" for k, n in zip(KINDS, (7, 3, 3, 1, 1), strict=True)
     ]
     table = overview_table(at)
-    ranks = dict(zip(table["model name"], table["rank"], strict=True))
+    ranks = dict(zip(table["Model"], table["Rank"], strict=True))
     # alpha (0.951 on the GPU, 0.95 on the CPU) and beta (0.94 +- 0.02) overlap the leader's interval: one group.
-    assert ranks["alpha-net"] == 1 and ranks["beta-net"] == 1
-    assert ranks["gamma-net"] > 1 and ranks[EVIL] == len(table)
-    assert "digits-linear" in " ".join(table["model name"])
+    assert ranks["alpha-net"] == "=1" and ranks["beta-net"] == "=1"
+    assert int(ranks["gamma-net"]) > 1 and ranks[EVIL] == str(len(table))
+    assert "digits-linear" in " ".join(table["Model"])
     for column in (
-        "top1",
-        "top1 CI low",
-        "top1 CI high",
-        "throughput_ips",
-        "latency_ms_p50",
-        "latency_ms_p99",
-        "params_m",
-        "gflops",
-        "peak_mem_mb",
+        "Top-1 accuracy (95% CI)",
+        "Throughput",
+        "Latency p50 (batch)",
+        "Parameters",
+        "Peak memory (process)",
     ):
         assert column in table.columns
     csv = at.get("download_button")
@@ -67,11 +65,12 @@ def test_overview_other_kinds_use_their_headline(seeded, app_env) -> None:
     at.radio(key="overview_kind").set_value("detection")
     run(at)
     table = overview_table(at)
-    assert "map" in table.columns and "top1" not in table.columns
-    assert list(table["rank"]) == [1, 2]  # no intervals: plain ranks
+    assert "mAP@[.5:.95] (95% CI)" in table.columns and "Top-1 accuracy (95% CI)" not in table.columns
     at.radio(key="overview_kind").set_value("robustness")
     run(at)
-    assert "clean_top1" in overview_table(at).columns
+    from visionbench.declarations import headline_key
+
+    assert f"{display_name(headline_key('robustness'))} (95% CI)" in overview_table(at).columns
 
 
 def test_overview_filters_search_and_columns(seeded, app_env) -> None:
@@ -79,31 +78,38 @@ def test_overview_filters_search_and_columns(seeded, app_env) -> None:
     at.multiselect(key="overview_hardware").set_value(["NVIDIA H100"])
     run(at)
     table = overview_table(at)
-    assert list(table["model name"]) == ["alpha-net"] and list(table["precision"]) == ["fp16"]
+    assert list(table["Model"]) == ["alpha-net"] and list(table["Precision"]) == ["fp16"]
     at.multiselect(key="overview_hardware").set_value([])
     at.multiselect(key="overview_licence").set_value(["Apache-2.0"])
     run(at)
-    assert list(overview_table(at)["model name"]) == ["beta-net"]
+    assert list(overview_table(at)["Model"]) == ["beta-net"]
     at.multiselect(key="overview_licence").set_value([])
     at.text_input(key="overview_search").set_value("GAMMA")
     run(at)
-    assert list(overview_table(at)["model name"]) == ["gamma-net"]
+    assert list(overview_table(at)["Model"]) == ["gamma-net"]
     at.text_input(key="overview_search").set_value("")
     at.multiselect(key="overview_columns_classification").set_value(
         ["rank", "model name", "top1", "f1_macro", "f1/cat"]
     )
     run(at)
-    assert list(overview_table(at).columns) == ["rank", "model name", "top1", "f1_macro", "f1/cat"]
+    assert list(overview_table(at).columns) == [
+        "Rank",
+        "Model",
+        "Top-1 accuracy (95% CI)",
+        "Macro F1",
+        "F1 cat",
+    ]
 
 
 def test_overview_history_shows_every_run(seeded, app_env) -> None:
     at = run(app_env(seeded.uri))
+    column = "Top-1 accuracy (95% CI)"
     latest = overview_table(at)
-    assert 0.75 not in set(latest["top1"])  # gamma's superseded run
+    assert not any(c.startswith("0.7500 ") for c in latest[column])  # gamma's superseded run
     at.checkbox(key="overview_history").check()
     run(at)
     every = overview_table(at)
-    assert len(every) == len(latest) + 1 and 0.75 in set(every["top1"])
+    assert len(every) == len(latest) + 1 and "0.7500 [0.7300, 0.7700]" in set(every[column])
 
 
 # ---------------------------------------------------------------------------------------------- pareto
@@ -121,11 +127,17 @@ def test_pareto_front_per_hardware_and_precision(seeded, app_env) -> None:
         "gamma-net" not in by_config["cpu (2 cores) / fp32"] and EVIL not in by_config["cpu (2 cores) / fp32"]
     )
     assert by_config["NVIDIA H100 / fp16"] == {"alpha-net"}
-    cpu = front[front["config"] == "cpu (2 cores) / fp32"].sort_values("throughput_ips")
-    assert cpu["top1"].is_monotonic_decreasing  # along a front, more speed costs accuracy
-    at.radio(key="pareto_x").set_value("latency_ms_p50")
+    cpu = front[front["config"] == "cpu (2 cores) / fp32"]  # sorted by throughput, best last
+    assert [float(v.split()[0]) for v in cpu["Top-1 accuracy"]] == sorted(
+        float(v.split()[0]) for v in cpu["Top-1 accuracy"]
+    )[::-1] or len(cpu) == 1  # along a front, more speed costs accuracy
+    assert all(re.fullmatch(r"0\.\d{4}( \[.*\])?", v) for v in front["Top-1 accuracy"])
+    at.selectbox(key="pareto_x").set_value("latency_ms_p50")
     run(at)
-    assert "latency_ms_p50" in dataframe(at, "pareto_front").columns
+    assert display_name("latency_ms_p50") in dataframe(at, "pareto_front").columns
+    at.selectbox(key="pareto_y").set_value("ece")  # any metric on either axis
+    run(at)
+    assert "Expected calibration error" in dataframe(at, "pareto_front").columns
 
 
 # ---------------------------------------------------------------------------------------------- model page
@@ -138,14 +150,14 @@ def test_model_page_of_a_real_run_has_confusion_matrix_and_failure_gallery(seede
     run(at)
     assert at.selectbox(key="model").value == seeded.real_model
     tasks = dataframe(at, "model_tasks")
-    assert list(tasks["task"]) == ["classification:digits"] and tasks["rank"].notna().all()
+    assert list(tasks["task"]) == ["classification:digits"] and tasks["rank"].str.fullmatch(r"=?\d+").all()
     assert set(dataframe(at, "per_class")["class"]) == {str(i) for i in range(10)}
     assert dataframe(at, "confusion_csv").shape == (10, 11)
-    gallery = dataframe(at, "gallery_table")
-    assert len(gallery) == 12 and gallery["target_probability"].is_monotonic_increasing
-    assert len(at.get("image")) >= 1 + 12  # the confusion matrix and one image per worst sample
-    captions = [t for t in texts(at) if t.startswith("digits-test-")]
-    assert len(captions) == 12 and all("truth" in c and "pred" in c for c in captions)
+    captions = [c.caption for image in at.get("image") for c in image.proto.imgs if c.caption]
+    worst = [c for c in captions if c.startswith("digits-test-")]
+    assert len(worst) == 8 and all(
+        "truth" in c and "predicted" in c for c in worst
+    )  # pictures written by the run
     env = dataframe(at, "env_table")
     assert {"device", "precision", "batch_size", "torch"} <= set(env["field"])
     prints = dataframe(at, "fingerprints_table")
@@ -190,13 +202,13 @@ def test_compare_paired_deltas_and_mcnemar(seeded, app_env) -> None:
     summary = dataframe(at, "compare_summary")
     assert set(summary["task"]) == {"classification:digits", "segmentation:shapes"}
     row = summary.set_index("task").loc["classification:digits"]
-    assert row["B - A"] == pytest.approx(0.94 - 0.95)
-    assert 0.0 <= row["McNemar p"] <= 1.0 and row["paired samples"] == 100
+    assert float(row["B - A"]) == pytest.approx(0.94 - 0.95)
+    assert 0.0 <= float(row["McNemar p"]) <= 1.0 and row["paired samples"] == "100"
     seg = summary.set_index("task").loc["segmentation:shapes"]
-    assert pd.isna(seg["McNemar p"]) and "no predictions" in seg["note"]
+    assert seg["McNemar p"] == "—" and "no predictions" in seg["note"]
     deltas = dataframe(at, "compare_deltas")
-    assert deltas["metric"].iloc[0] == "top1"
-    assert {"throughput_ips", "f1_macro"} <= set(deltas["metric"])
+    assert deltas["metric"].iloc[0] == "Top-1 accuracy"
+    assert {display_name("throughput_ips"), "Macro F1"} <= set(deltas["metric"])
 
 
 # ---------------------------------------------------------------------------------------------- safety
@@ -210,7 +222,7 @@ def _assert_inert(at: Any) -> None:
 
 def test_script_model_name_is_text_everywhere(seeded, app_env) -> None:
     at = run(app_env(seeded.uri))
-    assert EVIL in list(overview_table(at)["model name"])
+    assert EVIL in list(overview_table(at)["Model"])
     _assert_inert(at)
     at.switch_page("screens/pareto.py")
     run(at)
@@ -242,7 +254,7 @@ def test_static_results_folder(seeded, app_env) -> None:
     run(at)
     at.selectbox(key="model").set_value(seeded.real_model)
     run(at)
-    assert len(dataframe(at, "gallery_table")) == 12
+    assert len(at.get("image")) >= 1 + 8  # the confusion matrix and the worst samples' pictures
     assert dataframe(at, "confusion_csv").shape == (10, 11)
     at.switch_page("screens/compare.py")
     run(at)
@@ -291,3 +303,88 @@ def test_unreadable_records_are_named_on_the_board_and_in_list_runs(
     code, out, _ = cli("list", "runs", "--output", str(tmp_path / "res"))
     assert code == 0 and "recorded runs under" in out and ": 1" in out
     assert "skipped 1 unreadable record" in out and "zoo-broken" in out
+
+
+# ---------------------------------------------------------------------------------------------- meaning of numbers
+
+
+def test_numbers_carry_their_names_units_intervals_and_tie_marks(seeded, app_env) -> None:
+    at = run(app_env(seeded.uri))
+    found = dataframe(at, "tasks_found").set_index("task")
+    top = found.loc["classification:digits"]
+    # Every model of the top tie group is named, with the leader's value and interval in one cell.
+    assert top["ranked by"] == "Top-1 accuracy"
+    assert {"alpha-net", "beta-net", "digits-linear"} <= set(
+        top["best"].removesuffix(" (shared rank 1)").split(", ")
+    )
+    assert re.fullmatch(r"0\.\d{4} \[0\.\d{4}, [01]\.\d{4}\]", top["best score"])
+    assert found.loc["detection:shapes", "ranked by"] == "mAP@[.5:.95]"
+    table = overview_table(at).set_index("Model")
+    assert (
+        table.loc["beta-net", "Top-1 accuracy (95% CI)"] == "0.9400 [0.9200, 0.9600]"
+    )  # the record's figures
+    assert table.loc[EVIL, "Top-1 accuracy (95% CI)"] == "0.5000"  # no interval: the value alone
+    assert (
+        table.loc["beta-net", "Throughput"] == "1.5 k img/s"
+        and table.loc["beta-net", "Latency p50 (batch)"] == "2 ms"
+    )
+    cells = " ".join(map(str, overview_table(at).to_numpy().ravel()))
+    assert "None" not in cells and "nan" not in cells
+    caption = " ".join(c.value for c in at.caption)
+    assert "higher is better" in caption and "=1" in caption
+    at.switch_page("screens/model.py")
+    at.query_params["model"] = "zoo:beta"
+    run(at)
+    tasks = dataframe(at, "model_tasks").set_index("task")
+    assert tasks.loc["classification:digits", "rank"] == "=1"
+    run_box = at.selectbox(key="model_run")
+    run_box.select(next(o for o in run_box.options if o.startswith("classification:digits")))
+    run(at)
+    metrics = dataframe(at, "run_metrics").set_index("metric")
+    assert metrics.loc["Top-1 accuracy", "value [95% CI]"] == "0.9400 [0.9200, 0.9600]"
+    assert metrics.loc["Expected calibration error", "better"] == "lower is better"
+    assert not any("_" in m for m in metrics.index)  # display names, not raw keys
+
+
+def test_unknown_links_warn_and_show_nothing_else(seeded, app_env) -> None:
+    at = app_env(seeded.uri)
+    at.switch_page("screens/model.py")
+    at.query_params["model"] = "zoo:nonexistent"
+    run(at)
+    assert (
+        "zoo\\:nonexistent" in at.warning[0].value
+        and not at.get("selectbox")
+        and not at.get("arrow_data_frame")
+    )
+    at = app_env(seeded.uri)
+    at.switch_page("screens/compare.py")
+    at.query_params.update({"a": "zoo:alpha", "b": "zoo:nothing"})
+    run(at)
+    assert "zoo\\:nothing" in at.warning[0].value and not at.get("selectbox")
+
+
+def test_compare_defaults_to_a_model_sharing_a_task(seeded, app_env) -> None:
+    at = app_env(seeded.uri)
+    at.switch_page("screens/compare.py")
+    at.query_params["a"] = "zoo:shapes-centernet-tiny"
+    run(at)
+    b = at.selectbox(key="b").value
+    frame = dataframe(at, "compare_summary")
+    assert b != "zoo:shapes-centernet-tiny" and list(frame["task"]) == ["detection:shapes"]
+
+
+def test_model_card_and_environment_are_readable_tables(seeded, app_env) -> None:
+    at = app_env(seeded.uri)
+    at.switch_page("screens/model.py")
+    at.query_params["model"] = seeded.real_model
+    run(at)
+    card = dict(dataframe(at, "model_info")[["field", "value"]].to_numpy())
+    assert (
+        card["licence"] == "MIT"
+        and card["training data"] == "digits"
+        and card["parameters"] in ("650", "650 params")
+    )
+    env = dict(dataframe(at, "env_table")[["field", "value"]].to_numpy())
+    assert env["cuda"] == "not used (CPU run)" and env["device name"] not in ("", "x86_64")
+    steps = dict(dataframe(at, "preprocess_table")[["field", "value"]].to_numpy())
+    assert steps["resize"] == "8 x 8" and steps["mode"] == "L"

@@ -58,8 +58,8 @@ def test_dashboard_in_a_real_browser(server, page) -> None:
     page.goto(server.url)
     page.get_by_role("heading", name="Leaderboard").wait_for(timeout=TIMEOUT_MS)
     header, *rows = table_rows(page, "overview_table")
-    ranks = {row[header.index("model name")]: row[header.index("rank")] for row in rows}
-    assert ranks["alpha-net"] == "1" and ranks["beta-net"] == "1", ranks  # one tie group
+    ranks = {row[header.index("Model")]: row[header.index("Rank")] for row in rows}
+    assert ranks["alpha-net"] == "=1" and ranks["beta-net"] == "=1", ranks  # one tie group, marked shared
     assert int(ranks["gamma-net"]) > 1 and EVIL in ranks
     kinds = [row[0] for row in table_rows(page, "tasks_found")[1:]]
     assert kinds == ["classification", "detection", "segmentation", "captioning", "robustness"]

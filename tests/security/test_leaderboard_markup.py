@@ -69,7 +69,7 @@ def _assert_inert(at) -> None:
 
 def test_markup_in_names_is_text_on_every_page(app) -> None:
     at = _run(app)
-    names = list(dataframe(at, "overview_table")["model name"])
+    names = list(dataframe(at, "overview_table")["Model"])
     assert NAME in names, names  # verbatim in the (inert) table cell
     _assert_inert(at)
     at.switch_page("screens/pareto.py")

@@ -11,7 +11,7 @@ import json
 
 from visionbench.zoo.catalog import MANIFEST_NAME, WEIGHTS_DIR, ZOO
 
-HEADLINES = ("test_top1", "test_map", "test_miou")
+HEADLINES = ("test_top1", "test_map", "test_miou", "test_cider")
 
 
 def test_manifest_and_catalogue_name_the_same_models() -> None:

@@ -25,7 +25,9 @@ class Model:
     ``run`` depends on the kind: classification ``run(batch) -> logits [N, M]``; segmentation
     ``run(pixels, sizes) -> logits [N, M, h, w]`` (``sizes`` per image for a padded batch, else
     None); detection ``run(batch, metas) -> [{boxes (original pixels), scores, labels (model
-    labels)}]``. ``pixels(x01)`` is the same forward on pixels in [0, 1], differentiable; None
+    labels)}]``; captioning ``run(batch, metas) -> [str]`` (one caption per image, in the order of
+    ``metas``; generation settings go in ``preprocess["generation"]``, recorded with the
+    preprocessing). ``pixels(x01)`` is the same forward on pixels in [0, 1], differentiable; None
     for models that are not (ONNX, plain callables). ``classes`` names the model's outputs
     (classification/segmentation: a list or None; detection: ``{label: name or None}`` or None
     when labels are already dataset category ids); ``aliases`` are extra names of output

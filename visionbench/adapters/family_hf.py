@@ -1,4 +1,4 @@
-"""Hugging Face transformers: ``hf:<model id or local folder>`` for classification, detection and segmentation.
+"""Hugging Face transformers: ``hf:<model id or local folder>`` for classification, detection, segmentation, captioning.
 
 Loads ``AutoModelFor{ImageClassification,ObjectDetection,SemanticSegmentation}`` and
 ``AutoImageProcessor`` with ``from_pretrained``. The processor is split in two: in the loader
@@ -11,11 +11,14 @@ placeholders count as unnamed); an ImageNet-1k classifier also answers to WordNe
 Options: ``revision``, ``use_fast``, and for detection ``threshold`` (default 0.0: COCO
 scoring wants every ranked detection). Code that a model repository ships (``auto_map`` in its
 config) is never run unless ``trust_remote_code`` is true (``run --trust-remote-code``); the
-record's ``model.source.trust_remote_code`` says which.
+record's ``model.source.trust_remote_code`` says which. Zero-shot dual encoders (CLIP, SigLIP),
+image-to-text captioners and vision-language chat models are routed by their config (option
+``mode``) to ``hf_zero_shot``, ``hf_captioning`` and ``hf_vlm`` (see ``hf_generation``).
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Sequence
 from typing import Any
@@ -27,13 +30,18 @@ from visionbench.contracts import ImageMeta, ModelSpec
 from visionbench.errors import ModelError
 from visionbench.schema import Option
 
+ROUTES = {
+    "zero-shot": "visionbench.adapters.hf_zero_shot:load",
+    "image-to-text": "visionbench.adapters.hf_captioning:load",
+    "chat": "visionbench.adapters.hf_vlm:load",
+}
 AUTO = {
     "classification": ("AutoModelForImageClassification", "an image-classification"),
     "detection": ("AutoModelForObjectDetection", "an object-detection"),
     "segmentation": ("AutoModelForSemanticSegmentation", "a semantic-segmentation"),
 }
 OPTIONS = {
-    "classification": ("revision", "use_fast", "trust_remote_code"),
+    "classification": ("revision", "use_fast", "trust_remote_code", "mode"),
     "segmentation": ("revision", "use_fast", "trust_remote_code"),
     "detection": ("threshold", "revision", "use_fast", "trust_remote_code"),
 }
@@ -42,6 +50,7 @@ DECLARED = {
     "revision": Option("str"),
     "use_fast": Option("bool"),
     "trust_remote_code": Option("bool"),
+    "mode": Option(choices=("auto", "logits", "zero-shot", "chat"), help="see adapters/hf_generation.py"),
 }
 PROCESSOR_KEYS = ("size", "crop_size", "do_resize", "do_center_crop", "do_rescale", "rescale_factor",
                   "do_normalize", "image_mean", "image_std", "resample", "do_pad", "do_reduce_labels")  # fmt: skip
@@ -157,7 +166,13 @@ def _load(spec: ModelSpec, kind: str) -> tuple[Any, Any, dict[str, Any]]:
     return net.eval(), processor, options
 
 
-def load(spec: ModelSpec, kind: str) -> Model:
+def load(spec: ModelSpec, kind: str) -> Any:
+    from visionbench.adapters.hf_generation import route
+
+    mode = route(spec, kind)  # zero-shot, image-to-text and chat models have their own modules
+    if mode in ROUTES:
+        module, _, name = ROUTES[mode].partition(":")
+        return getattr(importlib.import_module(module), name)(spec, kind)
     net, processor, options = _load(spec, kind)
     normalise = getattr(processor, "do_normalize", True)
     mean = tuple(processor.image_mean) if normalise else None
@@ -242,4 +257,4 @@ def _detector(net: Any, processor: Any, spec: ModelSpec, threshold: float, mean:
     return model
 
 
-load.kinds = ("classification", "detection", "segmentation")  # type: ignore[attr-defined]
+load.kinds = ("classification", "detection", "segmentation", "captioning")  # type: ignore[attr-defined]

@@ -18,7 +18,12 @@ from visionbench.adapters.pixels import PixelModel, ToPixels, describe_preproces
 from visionbench.contracts import ImageMeta, ModelSpec
 from visionbench.errors import ModelError
 
-WANTED = {"classification": "classifier", "detection": "detector", "segmentation": "segmenter"}
+WANTED = {
+    "classification": "classifier",
+    "detection": "detector",
+    "segmentation": "segmenter",
+    "captioning": "captioner",
+}
 
 
 def load(spec: ModelSpec, kind: str) -> Model:
@@ -38,6 +43,8 @@ def load(spec: ModelSpec, kind: str) -> Model:
         "source": {"library": "visionbench zoo", "weights": entry.weights, "dataset": entry.dataset},
         "extra": {"description": entry.description},
     }
+    if kind == "captioning":
+        return _captioner(net, entry, pre, fields)
     if kind != "detection":
         return torch_model(
             net, name=entry.name, pixels=ToPixels.of(pre), mean=pre.mean, std=pre.std,
@@ -75,4 +82,24 @@ def _detector(net: Any, entry: Any, pre: Any, fields: dict[str, Any]) -> Model:
     return model
 
 
-load.kinds = ("classification", "detection", "segmentation")  # type: ignore[attr-defined]
+def _captioner(net: Any, entry: Any, pre: Any, fields: dict[str, Any]) -> Model:
+    """Captions from the normalised pixels (``net.generate``, the entry's decoding): one ``str`` per image."""
+    from visionbench.zoo.captioning_decoding import generation_of
+
+    generation = generation_of(entry.name)
+    words, beams = int(generation["max_words"]), int(generation["beams"])
+    module = PixelModel(net, pre.mean, pre.std, call=lambda n, x: n.generate(x, max_words=words, beams=beams))
+    model = Model(
+        name=entry.name,
+        transform=ToPixels.of(pre),
+        run=None,  # type: ignore[arg-type]
+        module=module,
+        net=net,
+        preprocess={**describe_preprocess(ToPixels.of(pre), pre.mean, pre.std), "generation": generation},
+        **fields,
+    )
+    model.run = lambda batch, metas: module(batch.to(model.device))
+    return model
+
+
+load.kinds = ("classification", "detection", "segmentation", "captioning")  # type: ignore[attr-defined]

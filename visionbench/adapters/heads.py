@@ -5,7 +5,8 @@
 * segmentation: per image ``int64 [H, W]`` at the original size: logit channels selected the
   same way, the padding of a mixed-size batch cropped off, logits upsampled bilinearly to the
   original size, then argmax (a loader may supply its library's own post-processing);
-* detection: :mod:`visionbench.adapters.head_detection`.
+* detection: :mod:`visionbench.adapters.head_detection`;
+* captioning: :mod:`visionbench.adapters.head_captioning` (one ``str`` per image).
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from visionbench.errors import ModelError
 
 
 def head_for(kind: str, adapter: ModelAdapter) -> Any:
+    from visionbench.adapters.head_captioning import CaptioningHead
     from visionbench.adapters.head_detection import DetectionHead
 
     heads = {
         "classification": ClassificationHead,
         "segmentation": SegmentationHead,
         "detection": DetectionHead,
+        "captioning": CaptioningHead,
     }
     if kind not in heads:
         raise ModelError(f"no {kind} head for '{adapter.spec.spec}' (heads: {', '.join(sorted(heads))})")

@@ -49,6 +49,35 @@ class ToPixels:
             image, self.mode, self.resize, self.crop, self.interpolation, self.scale, self.divide
         )
 
+    def batch(self, images: np.ndarray) -> Any:
+        """uint8 ``[B, H, W]`` (grey) or ``[B, H, W, 3]`` (RGB) -> float32 ``[B, C, H, W]``, or None.
+
+        The same element-wise float32 operations as :meth:`__call__` on each image, done on the
+        whole batch at once; None whenever they would not be the same: a colour conversion other
+        than grey -> grey, grey -> RGB/BGR or RGB -> RGB/BGR, or a resize or crop that changes the
+        size (PIL's resampling). Callers then transform image by image.
+        """
+        if images.dtype != np.uint8 or images.ndim not in (3, 4):
+            return None
+        grey = images.ndim == 3
+        if not grey and (images.shape[-1] != 3 or self.mode == "L"):
+            return None
+        height, width = images.shape[1:3]
+        if isinstance(self.resize, int):
+            if self.resize != min(height, width):
+                return None
+        elif self.resize is not None and tuple(self.resize) != (height, width):
+            return None
+        if self.crop is not None and tuple(self.crop) != (height, width):
+            return None
+        tensor = torch.from_numpy(np.ascontiguousarray(images))
+        tensor = tensor.unsqueeze(1) if grey else tensor.permute(0, 3, 1, 2)
+        if grey and self.mode != "L":  # PIL's L -> RGB copies the grey value into each channel
+            tensor = tensor.expand(-1, 3, -1, -1)
+        tensor = tensor.to(torch.float32)
+        tensor = tensor / 255.0 if self.divide else tensor * self.scale
+        return (tensor.flip(1) if self.mode == "BGR" else tensor).contiguous()
+
     def to_dict(self) -> dict[str, Any]:
         rescale = "x / 255" if self.divide else f"x * {self.scale!r}"
         return {

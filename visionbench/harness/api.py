@@ -28,9 +28,11 @@ def evaluate(
     *,
     device: str = "auto",
     precision: str = "fp32",
-    batch_size: int = 64,
+    batch_size: int | str = 64,
     limit: int | None = None,
     seed: int = 0,
+    channels_last: bool = False,
+    compile: bool = False,
     output: str | Path = DEFAULT_OUTPUT,
     suite: str = "visionbench",
     tracking_uri: str | None = None,
@@ -51,12 +53,16 @@ def evaluate(
     ``model``: a spec string (``zoo:digits-cnn``, ``torchvision:resnet18``), a ``torch.nn.Module``,
     any callable, or an adapter. ``task``: a spec string (``digits``, ``detection:coco:FILE``) or a
     :class:`~visionbench.contracts.Dataset`. ``preprocess``, ``classes`` and ``name`` describe an
-    in-memory model (see :func:`visionbench.adapters.adapter_for_object`).
+    in-memory model (see :func:`visionbench.adapters.adapter_for_object`). ``batch_size="auto"``,
+    ``channels_last`` and ``compile`` are the command line's ``--batch-size auto``, ``--channels-last``
+    and ``--compile``.
     """
     from visionbench.harness.runner import execute
     from visionbench.harness.specs import RunSpec, load_label_map, parse_model_spec, parse_task_spec
 
     for option, value, low in (("batch_size", batch_size, 1), ("bootstrap", bootstrap, 0)):
+        if option == "batch_size" and value == "auto":
+            continue
         if not isinstance(value, int) or value < low:
             raise ConfigError(f"{option} must be an integer >= {low}, not {value!r}")
     dataset = None
@@ -77,10 +83,20 @@ def evaluate(
         adapter = (
             model
             if isinstance(model, Adapter)
-            else _wrap(model, task_spec.kind, preprocess, classes, mapping, name)
+            else _wrap(model, _adapter_kind(task_spec.kind), preprocess, classes, mapping, name)
         )
         model_spec = adapter.spec
-    run = RunSpec(model_spec, task_spec, device, precision, batch_size, limit, seed=seed)
+    run = RunSpec(
+        model_spec,
+        task_spec,
+        device,
+        precision,
+        batch_size,
+        limit,
+        seed=seed,
+        channels_last=channels_last,
+        compile=compile,
+    )
     outcome = execute(
         run,
         output=Path(output),
@@ -94,6 +110,13 @@ def evaluate(
         dataset=dataset,
     )
     return outcome.record
+
+
+def _adapter_kind(kind: str) -> str:
+    """The kind of adapter a task kind drives (a robustness task attacks a classifier)."""
+    from visionbench.registry import task_class
+
+    return getattr(task_class(kind), "adapter_kind", kind)
 
 
 def _wrap(obj: Any, kind: str, preprocess: Any, classes: Any, label_map: Any, name: str | None) -> Adapter:

@@ -15,7 +15,20 @@ SCORE_OUTPUT_HELP = f"write the scored files as a run folder here (default {DEFA
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda[:N], mps")
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=64,
+        help="images per batch, or auto: the largest batch that fits in memory (default 64)",
+    )
+    p.add_argument(
+        "--channels-last", action="store_true", help="channels-last memory format for model and inputs"
+    )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the model (compile time is reported apart from throughput)",
+    )
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N samples")
     p.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: automatic)")
     p.add_argument("--output", default=DEFAULT_OUTPUT, help=f"results folder (default {DEFAULT_OUTPUT})")
@@ -25,6 +38,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         help="MLflow tracking URI (default $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)",
     )
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="predict every sample again instead of reusing the state store's stored predictions",
+    )
     p.add_argument("--suite", default="visionbench", help="MLflow experiment name")
     p.add_argument(
         "--bootstrap", type=int, default=1000, help="bootstrap resamples for confidence intervals (0: none)"
@@ -36,6 +54,17 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         help="a sample that cannot be decoded: stop the run (fail, default) or skip it, listed in the record",
     )
     p.add_argument("--quiet", action="store_true")
+
+
+def _batch_size(text: str) -> int | str:
+    """``auto`` or an integer; anything else is kept as text for cli_checks to reject by name."""
+    text = text.strip()
+    if text.lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def _add_paired_options(p: argparse.ArgumentParser) -> None:
@@ -122,6 +151,19 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--class-names", default=None, help="file with one class name per line")
     ss.add_argument("--json", action="store_true")
     ss.add_argument("--output", default=DEFAULT_OUTPUT, help=SCORE_OUTPUT_HELP)
+    scap = score_sub.add_parser(
+        "captioning", help="COCO captions JSON vs COCO results JSON [{image_id, caption}]"
+    )
+    scap.add_argument("--gt", required=True, help="COCO captions JSON (images + annotations with captions)")
+    scap.add_argument("--pred", required=True, help="COCO results JSON: one {image_id, caption} per image")
+    scap.add_argument(
+        "--meteor",
+        default="auto",
+        choices=["auto", "on", "off"],
+        help="METEOR 1.5 via Java: auto (when java is on the PATH), on (fail without it), off",
+    )
+    scap.add_argument("--json", action="store_true")
+    scap.add_argument("--output", default=DEFAULT_OUTPUT, help=SCORE_OUTPUT_HELP)
 
     compare = sub.add_parser("compare", help="paired comparison of two runs on the same samples")
     compare.add_argument("run_a", help="run A: a run folder, its record.json, or an MLflow run id")
@@ -151,8 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--power", type=float, default=0.8, help="chance of failing a candidate with that drop")
     plan.add_argument("--metric", default=None, help="a bootstrapped metric (default: the headline)")
     plan.add_argument(
-        "--write", default=None, metavar="FILE", help="write the plan (task spec, limit) as JSON"
+        "--write",
+        default=None,
+        metavar="FILE",
+        help="write the plan and its stratified subset as JSON (run it: --task KIND:subset:FILE)",
     )
+    plan.add_argument("--seed", type=int, default=0, help="seed of the stratified subset")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
 
     ls = sub.add_parser("list", help="tasks, adapters, zoo models and recorded runs")
@@ -170,6 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     board.add_argument("--host", default="127.0.0.1")
     board.add_argument("--port", type=int, default=8501)
+    board.add_argument(
+        "--export",
+        default=None,
+        metavar="DIR",
+        help="write a self-contained static HTML site (overview, model and compare pages) into DIR and exit",
+    )
 
     rescore = sub.add_parser(
         "rescore", help="recompute a run's metrics from its stored state (no model, no images)"
@@ -232,6 +284,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         from visionbench.harness.demo import run_demo
 
         return run_demo(args)
+    if args.command == "leaderboard" and args.export:
+        from visionbench.leaderboard.data import resolve_source
+        from visionbench.leaderboard.export import export_site
+
+        pages = export_site(resolve_source(args.source), Path(args.export))
+        print(f"wrote {len(pages)} pages to {args.export} (open index.html)")
+        return 0
     if args.command == "leaderboard":
         from visionbench.leaderboard.server import serve
 
@@ -276,7 +335,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     outputs = []
     for task in tasks:
         for model in models:
-            spec = RunSpec(model, task, args.device, args.precision, args.batch_size, args.limit)
+            spec = RunSpec(
+                model,
+                task,
+                args.device,
+                args.precision,
+                args.batch_size,
+                args.limit,
+                channels_last=args.channels_last,
+                compile=args.compile,
+            )
             outcome = execute(
                 spec,
                 output=Path(args.output),
@@ -287,6 +355,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 bootstrap_reps=args.bootstrap,
                 workers=args.workers,
                 on_bad_sample=args.on_bad_sample,
+                use_store=not args.no_cache,
             )
             record = outcome.record
             if record is None:  # a rank other than 0 of a torchrun job: rank 0 reports
@@ -376,6 +445,10 @@ def _print_run(record: dict[str, Any], directory: Path) -> None:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
+    if args.kind == "captioning":
+        from visionbench.harness.scoring_captioning import print_score
+
+        return print_score(args)
     if args.kind == "detection":
         from visionbench.harness.scoring_detection import score_detection
 

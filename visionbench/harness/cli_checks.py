@@ -83,6 +83,12 @@ def _source(value: Any, flag: str) -> None:
         _uri(value, flag)
 
 
+def _export_dir(value: Any, flag: str) -> None:
+    """leaderboard --export: a folder to write into (created), not an existing file."""
+    if value is not None and Path(value).exists() and not Path(value).is_dir():
+        raise ConfigError(f"{flag} {value}: exists and is not a folder; name a folder for the static site")
+
+
 def _host(value: Any, flag: str) -> None:
     if not HOST.match(str(value)):
         raise ConfigError(f"{flag} {value!r}: not a host name or address")
@@ -113,6 +119,15 @@ def _flag_or_file(value: Any, flag: str) -> None:
         _new_file(value, flag)
 
 
+def _batch_size(value: Any, flag: str) -> None:
+    """An integer in [1, MAX_BATCH], or ``auto``."""
+    if value == "auto":
+        return
+    if not isinstance(value, int):
+        raise ConfigError(f"{flag} {value!r}: must be a whole number of images or auto")
+    Option("int", minimum=1, maximum=MAX_BATCH).check(flag, value)
+
+
 def _none(value: Any, flag: str) -> None:
     """Checked elsewhere (argparse choices and flags, spec and key=value parsers)."""
 
@@ -125,10 +140,12 @@ SCHEMA: dict[str, tuple[str, Check]] = {
     "json": ("--json", _none),
     "quiet": ("--quiet", _none),
     "no_track": ("--no-track", _none),
+    "no_cache": ("--no-cache", _none),
     "log": ("--log", _none),
     "what": ("WHAT", _none),
     "iou_type": ("--iou-type", _none),
     "segm_area": ("--segm-area", _none),
+    "meteor": ("--meteor", _none),  # argparse choices
     "trust_remote_code": ("--trust-remote-code", _none),
     "precision": ("--precision", _option(Option(choices=("fp32", "fp16", "bf16")))),
     "on_bad_sample": ("--on-bad-sample", _option(Option(choices=("fail", "skip")))),
@@ -139,7 +156,9 @@ SCHEMA: dict[str, tuple[str, Check]] = {
     "task_arg": ("--task-arg", _text),
     "label_map": ("--label-map", _label_map),
     "device": ("--device", _device),
-    "batch_size": ("--batch-size", _option(Option("int", minimum=1, maximum=MAX_BATCH))),
+    "batch_size": ("--batch-size", _batch_size),
+    "channels_last": ("--channels-last", _none),
+    "compile": ("--compile", _none),  # a C++ compiler is checked when the model is compiled
     "limit": ("--limit", _option(Option("int", minimum=1))),
     "workers": ("--workers", _option(Option("int", minimum=0, maximum=MAX_WORKERS))),
     "bootstrap": ("--bootstrap", _option(Option("int", minimum=0, maximum=MAX_BOOTSTRAP))),
@@ -154,6 +173,7 @@ SCHEMA: dict[str, tuple[str, Check]] = {
     "source": ("--source", _source),
     "host": ("--host", _host),
     "port": ("--port", _option(Option("int", minimum=1, maximum=65535))),
+    "export": ("--export", _export_dir),  # a folder to write the static site into (created)
     "run_dir": ("RUN_DIR", _folder),
     "run_a": ("RUN_A", _text),  # a run folder, record.json or MLflow run id: resolved by compare.resolve_run
     "run_b": ("RUN_B", _text),
@@ -171,7 +191,7 @@ SCHEMA: dict[str, tuple[str, Check]] = {
     "write": ("--write", _new_file),
 }
 # score KIND: what --gt and --pred must be
-KIND_PATHS = {"classification": _file, "detection": _file, "segmentation": _folder}
+KIND_PATHS = {"classification": _file, "detection": _file, "segmentation": _folder, "captioning": _file}
 
 
 def check_args(args: argparse.Namespace) -> None:

@@ -2,12 +2,15 @@
 
 Both runs' tasks are rebuilt from their stored state (:func:`visionbench.harness.rescore.load_task`),
 matched by sample id, and resampled *together*: one matrix of resample positions is applied to
-both states, so every bootstrap delta compares the two models on the same images. Corpus metrics
-are re-accumulated per resample (detection: per-image COCO matches, ``bootstrap_block``;
-segmentation: summed per-image confusion counts), never averaged per-image scores. Top-1 gets an
-exact McNemar test (two-sided binomial on the discordant pairs); every metric gets the paired
-bootstrap interval of ``B - A``. The metrics compared are the kind's bootstrapped metrics
-(``visionbench.declarations``), whose direction decides what "better" means.
+both states, so every bootstrap delta compares the two models on the same images. Each task
+recomputes every metric of its kind for a whole block of resamples, ``bootstrap_block(rows, keys)``:
+corpus metrics are re-accumulated per resample (detection: per-image COCO matches for all twelve
+box statistics; segmentation: summed per-image confusion counts; classification: per-class counts,
+ranks and calibration bins), never averaged per-image scores. Top-1 gets an exact McNemar test
+(two-sided binomial on the discordant pairs); every metric gets the paired bootstrap interval of
+``B - A``. The metrics compared are the kind's declared metrics (``visionbench.declarations``),
+whose direction decides what "better" means; those a state cannot recompute are listed with the
+reason under ``not_compared``.
 """
 
 from __future__ import annotations
@@ -139,35 +142,30 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, Any
     return {"a_only": a_only, "b_only": b_only, "p_value": min(1.0, p)}
 
 
-def _classification_block(y_true: np.ndarray, y_pred: np.ndarray, k: int, rows: np.ndarray) -> dict:
-    """``top1`` and ``f1_macro`` for a block of resamples at once (same policy as ``fast_headline``)."""
-    m = rows.shape[0]
-    yt, yp = y_true[rows], y_pred[rows]
-    offset = (np.arange(m, dtype=np.int64) * k)[:, None]
-    correct = yt == yp
-    tp = np.bincount((offset + yt)[correct], minlength=m * k).reshape(m, k).astype(np.float64)
-    support = np.bincount((offset + yt).ravel(), minlength=m * k).reshape(m, k)
-    predicted = np.bincount((offset + yp).ravel(), minlength=m * k).reshape(m, k)
-    denom = support + predicted
-    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-    present = denom > 0
-    count = present.sum(axis=1)
-    f1_macro = np.where(count > 0, (f1 * present).sum(axis=1) / np.maximum(count, 1), 0.0)
-    return {"top1": correct.mean(axis=1), "f1_macro": f1_macro}
+def _takes_keys(fn: Any) -> bool:
+    import inspect
+
+    try:
+        return "keys" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _block(task: Any, rows: np.ndarray, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The task's bootstrapped metrics for each resample (row of positions) of a block."""
-    labels = task.hard_labels() if hasattr(task, "hard_labels") else None
-    out: dict[str, np.ndarray] | None = None
-    if labels is not None:
-        out = _classification_block(labels[0], labels[1], len(task.dataset.classes), rows)
-    elif getattr(task, "bootstrap_block", None) is not None:
-        out = task.bootstrap_block(rows)
+    """The metrics ``keys`` of each resample (row of positions) of a block; keys the task cannot recompute are absent.
+
+    A task's ``bootstrap_block(rows, keys)`` computes a whole block at once (a ``bootstrap_block(rows)``
+    without ``keys`` gives its headline metrics); otherwise ``bootstrap_metrics`` runs row by row.
+    """
+    fn = getattr(task, "bootstrap_block", None)
+    out = None
+    if fn is not None:
+        out = fn(rows, keys=keys) if _takes_keys(fn) else fn(rows)
     if out is None:
         values = [task.bootstrap_metrics(row) or {} for row in rows]
-        out = {key: np.array([v.get(key, math.nan) for v in values], dtype=np.float64) for key in keys}
-    return {key: np.asarray(out.get(key, np.full(len(rows), math.nan)), dtype=np.float64) for key in keys}
+        found = {key for v in values for key in v}
+        out = {key: np.array([v.get(key, math.nan) for v in values], dtype=np.float64) for key in found}
+    return {key: np.asarray(out[key], dtype=np.float64) for key in keys if key in out}
 
 
 def paired_draws(
@@ -190,10 +188,13 @@ def paired_draws(
     for start in range(0, resamples, step):
         rows = rng.integers(0, n, size=(min(step, resamples - start), n))
         for side, task, block in (("a", a.task, rows), ("b", b.task, positions_b[rows])):
-            for key, values in _block(task, block, keys).items():
-                getattr(draws, side)[key].append(values)
-    draws.a = {k: np.concatenate(v) for k, v in draws.a.items()}
-    draws.b = {k: np.concatenate(v) for k, v in draws.b.items()}
+            found = _block(task, block, keys)
+            for key in keys:
+                getattr(draws, side)[key].append(found.get(key))
+    # a metric is compared when both runs recompute it for every resample
+    both = [k for k in keys if all(v is not None for v in draws.a[k] + draws.b[k])]
+    draws.a = {k: np.concatenate(draws.a[k]) for k in both}
+    draws.b = {k: np.concatenate(draws.b[k]) for k in both}
     return draws
 
 
@@ -229,16 +230,21 @@ def compare_runs(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     alpha: float = 0.05,
+    metrics: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """The paired comparison of B against A: one row per bootstrapped metric of the kind."""
+    """The paired comparison of B against A: one row per declared metric of the kind that both runs'
+    states recompute per resample; the others are listed under ``not_compared`` with the reason."""
     from visionbench.declarations import declaration
 
     decl = declaration(a.kind)
     positions_b = pair_positions(a, b)
-    keys = tuple(decl.bootstrapped)
+    keys = tuple(decl.keys) if metrics is None else tuple(metrics)
     draws = paired_draws(a, b, keys, positions_b=positions_b, resamples=resamples, seed=seed)
     rows = []
-    for key in keys:
+    undefined = [
+        k for k in keys if math.isnan(a.metrics.get(k, math.nan)) and math.isnan(b.metrics.get(k, math.nan))
+    ]
+    for key in [k for k in keys if k in draws.a and k not in undefined]:
         metric = decl.metric(key)
         higher = metric.higher_is_better if metric else True
         va, vb = a.metrics.get(key, math.nan), b.metrics.get(key, math.nan)
@@ -274,7 +280,23 @@ def compare_runs(
         "confidence": 1 - alpha,
         "alpha": alpha,
         "metrics": rows,
+        "not_compared": not_compared(a, b, [k for k in keys if k not in draws.a or k in undefined]),
     }
+
+
+def not_compared(a: LoadedRun, b: LoadedRun, keys: list[str]) -> list[dict[str, str]]:
+    """Why each of ``keys`` has no paired statistics: the task's own note, else a generic reason."""
+    out = []
+    for key in keys:
+        reason = (getattr(a.task, "bootstrap_notes", None) or {}).get(key) or (
+            getattr(b.task, "bootstrap_notes", None) or {}
+        ).get(key)
+        if reason is None and (key not in a.metrics or key not in b.metrics):
+            reason = "not reported by both runs"
+        elif reason is None and math.isnan(a.metrics[key]) and math.isnan(b.metrics[key]):
+            reason = "undefined (NaN) in both runs, e.g. no ground truth it applies to"
+        out.append({"metric": key, "reason": reason or "the stored state cannot recompute it per resample"})
+    return out
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -301,6 +323,8 @@ def comparison_lines(report: dict[str, Any]) -> list[str]:
             f"{row['metric']:16s} {_num(row['a']):>8s} {_num(row['b']):>8s} {_num(row['delta']):>8s} "
             f"{span:>20s} {_p(row['p_value']):>9s}  {row['verdict']} ({row['test']})"
         )
+    for item in report.get("not_compared", []):
+        lines.append(f"{item['metric']:16s} not compared: {item['reason']}")
     return lines
 
 
@@ -325,4 +349,12 @@ def comparison_markdown(report: dict[str, Any]) -> str:
             f"[{_num(row['ci_low'])}, {_num(row['ci_high'])}] | {_p(row['p_value'])} | {row['test']} | "
             f"{row['verdict']} |"
         )
+    skipped = report.get("not_compared", [])
+    if skipped:
+        out += [
+            "",
+            "Not compared: "
+            + "; ".join(f"{md_text(i['metric'])} ({md_text(i['reason'])})" for i in skipped)
+            + ".",
+        ]
     return "\n".join(out) + "\n"

@@ -65,7 +65,18 @@ def plan_gate_command(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         power=args.power,
         metric=args.metric,
+        seed=args.seed,
     )
+    if args.write and report.get("samples"):
+        from visionbench.errors import VisionbenchError
+        from visionbench.registry import dataset_factory
+
+        try:  # a run scored from prediction files has no dataset that run could load
+            dataset_factory(report["base"]["kind"], report["base"]["source"])
+            report["task_spec"] = f"{report['base']['kind']}:subset:{args.write}"
+            report["command"] = f"visionbench run --task '{report['task_spec']}' --model MODEL"
+        except VisionbenchError:
+            report["note"] = "the run was scored from files: score the listed samples' predictions instead"
     if args.write:
         atomic_write_text(Path(args.write), json.dumps(clean(report), indent=2) + "\n")
     if args.json:

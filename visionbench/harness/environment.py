@@ -89,12 +89,65 @@ def environment(device: str, precision: str, batch_size: int, num_workers: int) 
         "device": device,
         "device_name": device_name(device),
         "hardware": device_name(device) if device != "cpu" else f"cpu ({_cpu_count()} cores)",
+        "hardware_fingerprint": hardware_fingerprint(device),
         "precision": precision,
         "batch_size": batch_size,
         "num_workers": num_workers,
         "num_threads": torch.get_num_threads(),
         "libraries": library_versions(),
     }
+
+
+def hardware_fingerprint(device: str) -> dict[str, Any]:
+    """CPU model and cores, GPU model and driver, torch/CUDA/cuDNN versions and thread counts."""
+    import os
+
+    import torch
+
+    cuda = device.startswith("cuda")
+    cudnn = torch.backends.cudnn.version() if cuda and torch.backends.cudnn.is_available() else None
+    return {
+        "cpu_model": _cpu_model(),
+        "cpu_cores_usable": _cpu_count(),
+        "cpu_logical": os.cpu_count(),
+        "gpu_model": device_name(device) if cuda else None,
+        "gpu_driver": _gpu_driver() if cuda else None,
+        "gpu_capability": ".".join(map(str, torch.cuda.get_device_capability(torch.device(device))))
+        if cuda
+        else None,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda if cuda else None,
+        "cudnn": cudnn,
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+    }
+
+
+@lru_cache(maxsize=1)
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return " ".join(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+@lru_cache(maxsize=1)
+def _gpu_driver() -> str | None:
+    """The NVIDIA driver version from ``nvidia-smi`` (None where it is missing)."""
+    try:
+        done = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    first = done.stdout.strip().splitlines()[:1]
+    return first[0].strip() if done.returncode == 0 and first else None
 
 
 def _cpu_count() -> int:

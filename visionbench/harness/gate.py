@@ -146,10 +146,8 @@ def kind_rules(rules: dict[str, Any], kind: str) -> KindRules:
     metrics = []
     for key, rule in metrics_raw.items():
         where = f"rules: {kind}: metrics: {key}"
-        if key not in decl.bootstrapped:
-            raise ConfigError(
-                f"{where}: only metrics with paired resampling can be gated ({', '.join(decl.bootstrapped)})"
-            )
+        if key not in decl.keys:
+            raise ConfigError(f"{where}: not a {kind} metric ({', '.join(decl.keys)})")
         rule = {"margin": rule} if isinstance(rule, int | float | str) else (rule or {})
         if not isinstance(rule, dict):
             raise ConfigError(f"{where}: expected a margin or a mapping of {', '.join(sorted(METRIC_KEYS))}")
@@ -223,7 +221,7 @@ def gate_runs(
     seed: int = 0,
 ) -> dict[str, Any]:
     """The gate report: per-metric and per-efficiency-rule verdicts and the overall verdict."""
-    from visionbench.harness.compare import pair_positions, paired_draws
+    from visionbench.harness.compare import not_compared, pair_positions, paired_draws
 
     spec = kind_rules(rules or {}, baseline.kind)
     positions = pair_positions(baseline, candidate)
@@ -241,6 +239,9 @@ def gate_runs(
             z = (sign * paired["delta"] + margin) / paired["se"]
             p_pass.append(_normal_sf(z))
             p_fail.append(1.0 - _normal_sf(z))
+        elif rule.key not in draws.a:  # neither claim can be made: inconclusive, never silently dropped
+            p_pass.append(math.nan)
+            p_fail.append(math.nan)
         else:
             gain = sign * draws.delta(rule.key)  # > 0: the candidate is better
             p_pass.append(_tail(gain, -margin, below=True))  # H0: worse by at least the margin
@@ -268,7 +269,7 @@ def gate_runs(
     for row, rule, pp, pf, (passed, level), (failed, _) in zip(
         rows, spec.metrics, p_pass, p_fail, passes, fails, strict=True
     ):
-        d = draws.delta(rule.key)
+        d = draws.delta(rule.key) if rule.key in draws.a else np.zeros(0)
         finite = d[np.isfinite(d)]
         if "adjusted" in row:
             half = _normal_quantile(1 - level) * row["adjusted"]["se"]
@@ -284,6 +285,9 @@ def gate_runs(
             row["verdict"], row["note"] = "pass", "non-inferior: the interval lies above -margin"
         elif failed:
             row["verdict"], row["note"] = "fail", "inferior: the interval lies below -margin"
+        elif "adjusted" not in row and rule.key not in draws.a:
+            (why,) = [i["reason"] for i in not_compared(baseline, candidate, [rule.key])]
+            row["verdict"], row["note"] = "inconclusive", f"no paired resamples: {why}"
         else:
             row["verdict"], row["note"] = "inconclusive", "the interval straddles the margin"
         if not rule.higher_is_better:

@@ -5,7 +5,9 @@ Two hashes identify a run:
 * the **prediction identity** keys the state store: the model weight digest, model options and
   preprocessing; the label map; the dataset content fingerprint and the sample subset (``--limit``,
   shard, manifest); the task options and task version; the precision and the device type (logits
-  differ between cpu, cuda and mps). It says what the model was shown and what it said.
+  differ between cpu, cuda and mps); the versions of the model libraries (torch, torchvision,
+  timm, transformers, onnxruntime, pillow). It says what the model was shown and what it said,
+  and keys the prediction store, whose rows a later run reuses instead of predicting again.
 * the **run identity** adds what turns that state into numbers: the task's metric-code version,
   the versions of the metric libraries and the bootstrap settings.
 
@@ -28,9 +30,11 @@ METRIC_LIBRARIES = (
     "faster-coco-eval",
     "pycocotools",
     "pyarrow",
+    "pycocoevalcap",
+    "rouge-score",
 )
-# Libraries recorded for provenance (they change predictions, which the weight digest and device
-# type do not capture fully), not part of the identity.
+# Libraries that change predictions, which the weight digest and device type do not capture fully:
+# part of the prediction identity, so stored predictions are never reused across their versions.
 MODEL_LIBRARIES = ("torch", "torchvision", "timm", "transformers", "onnxruntime", "pillow")
 
 
@@ -78,6 +82,8 @@ def prediction_components(
         "task_version": task_version,
         "precision": precision,
         "device_type": device.split(":")[0],
+        # the store reuses predictions, so a new torch, torchvision, timm, ... predicts afresh
+        "model_libraries": {k: library_versions().get(k) for k in MODEL_LIBRARIES},
     }
 
 

@@ -72,6 +72,7 @@ _PREDICTION_KEYS = (
     "task_version",
     "precision",
     "device_type",
+    "model_libraries",
 )
 
 

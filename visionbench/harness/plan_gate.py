@@ -9,8 +9,10 @@ where ``sd`` is the standard deviation of one image's paired difference. ``top1`
 gets a fraction ``drop`` of the images wrong that the baseline gets right, plus ``discordance``
 images changed both ways (half each), has ``sd**2 = drop + discordance - drop**2``. Any other metric:
 ``sd`` is estimated from the stored run as ``sqrt(2 n) * sd_bootstrap`` (the paired difference of two
-independent runs; conservative, since paired runs are positively correlated). The subset is the first
-``n`` samples of the task (``run --limit n``), which two runs share, so their ids match.
+independent runs; conservative, since paired runs are positively correlated). The subset is a
+stratified random sample of ``n`` of the run's samples (:mod:`visionbench.harness.subsets`), written
+with ``--write FILE`` as a manifest that ``run --task KIND:subset:FILE`` evaluates; every run of it
+covers the same sample ids, so the runs pair up.
 """
 
 from __future__ import annotations
@@ -41,10 +43,8 @@ def plan(
 
     decl = declaration(run.kind)
     metric = metric or decl.headline
-    if metric not in decl.bootstrapped:
-        raise ConfigError(
-            f"--metric {metric}: plan-gate supports {', '.join(decl.bootstrapped)} for {run.kind}"
-        )
+    if metric not in decl.keys:
+        raise ConfigError(f"--metric {metric}: not a {run.kind} metric ({', '.join(decl.keys)})")
     if not drop > margin:
         raise ConfigError(f"--drop {drop} must exceed --margin {margin}: a drop within the margin passes")
     n_run = run.task.num_updated()
@@ -56,13 +56,21 @@ def plan(
         rows = rng.integers(0, n_run, size=(resamples, n_run))
         from visionbench.harness.compare import _block
 
-        draws = _block(run.task, rows, (metric,))[metric]
+        found = _block(run.task, rows, (metric,))
+        if metric not in found:
+            raise ConfigError(f"--metric {metric}: the run's stored state cannot recompute it per resample")
+        draws = found[metric]
         variance = 2 * n_run * float(np.nanvar(draws, ddof=1))
         how = f"{metric}: per-image sd from {resamples} bootstrap resamples of the stored run, times sqrt(2)"
     z = NormalDist().inv_cdf(1 - alpha) + NormalDist().inv_cdf(power)
     needed = max(1, math.ceil((z * math.sqrt(max(variance, 0.0)) / (drop - margin)) ** 2))
     task_id = run.record["task"]["id"]
     enough = needed <= int(run.record["task"]["num_samples"])
+    subset: dict[str, Any] = {}
+    if enough:
+        from visionbench.harness.subsets import subset_manifest
+
+        subset = subset_manifest(run, needed, seed)
     return {
         "run": str(run.directory),
         "task": task_id,
@@ -76,9 +84,9 @@ def plan(
         "samples_needed": needed,
         "samples_available": int(run.record["task"]["num_samples"]),
         "enough": enough,
-        "task_spec": task_id,
-        "limit": needed if enough else None,
-        "command": f"visionbench run --task '{task_id}' --limit {needed} --model MODEL" if enough else None,
+        "task_spec": None,  # KIND:subset:FILE once the plan is written with --write
+        "command": None,
+        **subset,
     }
 
 
@@ -89,7 +97,19 @@ def plan_lines(report: dict[str, Any]) -> list[str]:
         f"  ({report['method']}; per-image sd {report['per_image_sd']:.4f})",
     ]
     if report["enough"]:
-        lines.append(f"  subset: the first {report['samples_needed']} samples: {report['command']}")
+        strata = report["strata"]
+        lines.append(
+            f"  subset: {report['samples_needed']} samples stratified by {report['stratified_by']} "
+            f"({len(strata)} strata, each within one sample of its share; seed {report['seed']})"
+        )
+        if report["command"]:
+            lines.append(f"  run it: {report['command']}")
+        elif report.get("note"):
+            lines.append(f"  {report['note']}")
+        else:
+            lines.append(
+                "  save it with --write FILE, then: visionbench run --task KIND:subset:FILE --model MODEL"
+            )
     else:
         lines.append(
             f"  the task has only {report['samples_available']} samples: use all of them, or a larger margin"

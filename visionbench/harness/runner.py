@@ -138,16 +138,19 @@ def execute(
     adapter: Adapter | None = None,
     dataset: Dataset | None = None,
     on_bad_sample: str = "fail",
+    use_store: bool = True,
 ) -> RunOutcome:
     """Evaluate ``run.model`` on ``run.task``, write the run folder under ``output`` and log it.
 
     ``adapter`` and ``dataset`` replace the ones the specs would build (the Python API passes
     in-memory models and datasets this way). Under torchrun every rank calls this; rank 0 alone
-    writes the record and logs it.
+    writes the record and logs it. Samples whose state the store already holds for this
+    prediction identity are not predicted again (``use_store=False``, ``--no-cache``: all are).
     """
     import torch
 
     from visionbench.harness import distributed as dist_mod
+    from visionbench.harness.efficiency import Knobs, RunMeasurement
     from visionbench.harness.identity import (
         identities,
         prediction_components,
@@ -156,21 +159,31 @@ def execute(
     from visionbench.harness.store import ChunkWriter, StateStore
 
     dist = dist_mod.from_environment(select_device(run.device))
+    measure = None
     try:
         device = dist.device(select_device(run.device))
         precision = check_precision(run.precision, device)
+        measure = RunMeasurement(device, precision, Knobs(run.channels_last, run.compile)).start()
         torch.manual_seed(run.seed)
         task = build_task(run.task, dataset)
-        adapter = adapter if adapter is not None else build_adapter(run, task.kind)
+        adapter = (
+            adapter if adapter is not None else build_adapter(run, getattr(task, "adapter_kind", task.kind))
+        )
         adapter.prepare(task.info(), device=device, precision=precision)
         total = len(task.dataset) if run.limit is None else min(run.limit, len(task.dataset))
         if total == 0:
             raise DataError(f"dataset {task.dataset.name} has no samples to evaluate")
+        run = measure.prepare(run, adapter, task.dataset, total)
         statistics = {"bootstrap_reps": int(bootstrap_reps), "seed": int(run.seed)}
+        if not use_store:  # --no-cache: hash the dataset's files again too (datasets keep the value)
+            from visionbench.tasks.data.digest_cache import disabled
+
+            with disabled():
+                task.dataset.fingerprint()
         identity = identities(
             prediction_components(
                 model_digest=adapter.fingerprint(),
-                model_options=dict(run.model.options),
+                model_options={**dict(run.model.options), **measure.knobs.identity()},
                 preprocess=adapter.describe().get("preprocess", {}),
                 label_map=dict(run.model.label_map) or None,
                 dataset_fingerprint=task.dataset.fingerprint(),
@@ -188,12 +201,22 @@ def execute(
         if dist.is_main:
             store.write_meta(state_meta(run, task, total, identity))
         dist.barrier()
-        positions = dist.shard(total)
+        from visionbench.harness.prediction_store import chunk_rows, remaining, stored_rows
+
+        reuse = stored_rows(store, task.state_schema(), total, use_store)
+        if dist.is_main and reuse.count:
+            task.state.extend([reuse.table])
+        positions = remaining(dist.shard(total), reuse)
         num_workers = default_workers(task.dataset, workers)
         dist.barrier()
         started = dist_mod.now()
         skipped: list[dict[str, Any]] = []
-        meter, first_input = _predict_all(
+        from visionbench.harness.gallery import GalleryCollector
+
+        gallery = GalleryCollector(task)
+        # a task that drives the model itself (robustness: attacks need gradients, fp32) replaces the loop
+        drive = getattr(task, "drive", None)
+        meter, first_input = (_predict_all if drive is None else _driven(drive))(
             run,
             task,
             adapter,
@@ -201,10 +224,11 @@ def execute(
             device,
             precision,
             num_workers,
-            ChunkWriter(store, tag=f"r{dist.rank}" if dist.enabled else ""),
+            ChunkWriter(store, rows=chunk_rows(), tag=f"r{dist.rank}" if dist.enabled else ""),
             quiet,
             on_bad_sample,
             skipped,
+            gallery,
         )
         kill_point("after_state_write")
         rank_figures = {"rank": dist.rank, "images": len(positions), **meter.summary()}
@@ -231,15 +255,11 @@ def execute(
             )
         result = task.compute()
         add_task_intervals(task, result.metrics, reps=bootstrap_reps, seed=run.seed)
-        efficiency = {
-            **meter.summary(),
-            "peak_mem_mb": timing.peak_memory_mb(device),
-            "params_m": timing.count_params_m(adapter.module),
-            "gflops": _gflops(adapter, first_input),
-        }
+        result.artifacts.update(gallery.artifacts(result.per_sample))
+        efficiency, measurement = measure.finish(meter, adapter, run.batch_size, len(positions), task.dataset)
         if distributed is not None:
             efficiency["throughput_ips"] = distributed["throughput_ips"]
-        env = environment(device, run.precision, run.batch_size, num_workers)
+        env = {**environment(device, run.precision, run.batch_size, num_workers), **measure.knob_settings()}
         from visionbench.harness.record import build_record
 
         record = build_record(
@@ -253,11 +273,18 @@ def execute(
             suite=suite,
             total=total,
             identity=identity,
-            state={"path": "", "identity": identity["prediction"], "num_samples": total - len(skipped)},
+            state={
+                "path": "",
+                "identity": identity["prediction"],
+                "num_samples": total - len(skipped),
+                "reused": reuse.count,
+                "inferred": total - len(skipped) - reuse.count,
+            },
             statistics=statistics,
             distributed=distributed,
             skipped=skipped,
         )
+        record["measurement"] = measurement
         directory = publish(
             record,
             result,
@@ -285,6 +312,8 @@ def execute(
             write_record(record, directory)
         return RunOutcome(record, directory, result)
     finally:
+        if measure is not None:
+            measure.stop()
         dist.close()
 
 
@@ -300,6 +329,7 @@ def _predict_all(
     quiet: bool,
     on_bad_sample: str = "fail",
     skipped: list[dict[str, Any]] | None = None,
+    gallery: Any = None,
 ) -> tuple[timing.ThroughputMeter, Any]:
     """Predict every sample position, fold the predictions into the task state and the store.
 
@@ -309,15 +339,19 @@ def _predict_all(
     skipped = skipped if skipped is not None else []
     import torch
 
-    loader = torch.utils.data.DataLoader(
-        _LoaderView(task.dataset, adapter.transform(), positions),
-        batch_size=run.batch_size,
-        shuffle=False,
-        num_workers=num_workers,
-        pin_memory=device.startswith("cuda"),
-        collate_fn=_Collate(adapter.collate),
-        persistent_workers=False,
-    )
+    from visionbench.harness.batches import array_batches
+
+    loader = array_batches(task.dataset, adapter.transform(), adapter.collate, positions, run.batch_size)
+    if loader is None:
+        loader = torch.utils.data.DataLoader(
+            _LoaderView(task.dataset, adapter.transform(), positions),
+            batch_size=run.batch_size,
+            shuffle=False,
+            num_workers=num_workers,
+            pin_memory=device.startswith("cuda"),
+            collate_fn=_Collate(adapter.collate),
+            persistent_workers=False,
+        )
     meter = timing.ThroughputMeter(device)
     timing.reset_peak_memory(device)
     show = not quiet and sys.stderr.isatty()
@@ -325,7 +359,7 @@ def _predict_all(
     first_input = None
     try:
         with torch.inference_mode():
-            for metas, inputs, targets, errors in loader:
+            for metas, inputs, targets, errors in meter.iterate(loader):
                 if errors and on_bad_sample == "fail":
                     raise DataError(f"{errors[0][1]} (--on-bad-sample skip evaluates the other samples)")
                 skipped.extend({"index": int(i), "error": " ".join(msg.split())} for i, msg in errors)
@@ -333,6 +367,7 @@ def _predict_all(
                     continue
                 if first_input is None:
                     first_input = inputs
+                meter.hold(inputs, metas, run.batch_size)
                 with _autocast(device, precision):
                     predictions = meter.time_call(
                         lambda m=metas, x=inputs: _predict(adapter, x, m), len(metas)
@@ -346,6 +381,8 @@ def _predict_all(
                         raise
                     raise type(exc)(f"predictions of '{adapter.spec.spec}': {exc}") from None
                 writer.add(rows)
+                if gallery is not None:
+                    gallery.observe([m.index for m in metas], predictions, rows)
                 if progress is not None:
                     progress.advance(progress.task_ids[0], len(metas))
         writer.flush()
@@ -353,6 +390,18 @@ def _predict_all(
         if progress is not None:
             progress.stop()
     return meter, first_input
+
+
+def _driven(drive: Any) -> Any:
+    """The prediction step of a task that drives the model itself, called like ``_predict_all``."""
+
+    def predict_all(
+        run: RunSpec, task: Task, adapter: Adapter, positions: list[int], device: str, *rest: Any
+    ) -> Any:
+        writer, quiet = rest[2], rest[3]
+        return drive(adapter, positions, device, writer, quiet, run.seed)
+
+    return predict_all
 
 
 def _predict(adapter: Adapter, inputs: Any, metas: list[ImageMeta]) -> Any:
@@ -370,11 +419,3 @@ def _predict(adapter: Adapter, inputs: Any, metas: list[ImageMeta]) -> Any:
             f"model '{adapter.spec.spec}' failed on the batch starting at sample '{first}': "
             f"{type(exc).__name__}: {text}"
         ) from exc
-
-
-def _gflops(adapter: Adapter, batch: Any) -> float:
-    import torch
-
-    if not isinstance(batch, torch.Tensor) or adapter.module is None:
-        return float("nan")
-    return timing.gflops_per_image(adapter.module, batch[:1].to(adapter.device))

@@ -16,6 +16,7 @@ TASK_ALIASES = {
     "fashion-mnist": "classification:fashion-mnist",
     "shapes-detection": "detection:shapes",
     "shapes-segmentation": "segmentation:shapes",
+    "shapes-captions": "captioning:shapes",
 }
 
 
@@ -127,10 +128,12 @@ class RunSpec:
     task: TaskSpec
     device: str = "auto"
     precision: str = "fp32"
-    batch_size: int = 64
+    batch_size: int | str = 64  # an int, or "auto" (resolved by the runner)
     limit: int | None = None
     num_workers: int = 0
     seed: int = 0
+    channels_last: bool = False
+    compile: bool = False
 
     @property
     def fingerprint(self) -> str:

@@ -108,28 +108,42 @@ class StateStore:
 
 
 class ChunkWriter:
-    """Buffers state rows and writes them to a store in chunks of at least ``rows`` samples."""
+    """Buffers state rows and writes them to a store in chunks.
 
-    def __init__(self, store: StateStore | None, rows: int = 4096, tag: str = "") -> None:
-        self.store, self.rows, self.tag = store, rows, tag
+    A chunk is written once ``rows`` samples are pending or ``seconds`` have passed since the last
+    one, so a run killed part-way loses at most that much work: the next run of the same
+    prediction identity finds the written chunks and predicts only the samples they lack.
+    """
+
+    def __init__(
+        self, store: StateStore | None, rows: int = 4096, tag: str = "", seconds: float = 2.0
+    ) -> None:
+        import time
+
+        self.store, self.rows, self.tag, self.seconds = store, rows, tag, seconds
         self._pending: list[Any] = []
         self._count = 0
+        self._clock = time.monotonic
+        self._last = self._clock()
 
     def add(self, batch: Any) -> None:
         if self.store is None:
             return
         self._pending.append(batch)
         self._count += batch.num_rows
-        if self._count >= self.rows:
+        if self._count >= self.rows or self._clock() - self._last >= self.seconds:
             self.flush()
 
     def flush(self) -> None:
         import pyarrow as pa
 
+        from visionbench.harness.faults import kill_point
+
         if self.store is None or not self._pending:
             return
         self.store.append(pa.Table.from_batches(self._pending), self.tag)
-        self._pending, self._count = [], 0
+        self._pending, self._count, self._last = [], 0, self._clock()
+        kill_point("after_chunk_write")
 
 
 def run_folder_name(identity: str) -> str:

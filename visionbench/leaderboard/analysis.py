@@ -16,10 +16,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PER_CLASS_PREFIXES = tuple(f"{d.per_class_prefix}/" for d in DECLARATIONS.values() if d.per_class_prefix)
-ROBUST_KEY = re.compile(r"^robust_top1/(?P<attack>[^/]+)/(?P<eps>[^/]+)$")
+# robust_top1/<attack>/<norm>/<eps> (one attack) and robust_top1/<norm>/<eps> (worst case over attacks)
+ROBUST_KEY = re.compile(r"^robust_top1/(?:(?P<attack>[^/]+)/)?(?P<norm>linf|l2)/(?P<eps>[^/]+)$")
 CORRUPT_KEY = re.compile(r"^corrupt_top1/(?P<corruption>[^/]+)/(?P<severity>[^/]+)$")
 # Per-sample columns that score how well a sample went (lower = worse), in order of preference.
-SAMPLE_SCORES = ("target_probability", "iou", "miou", "ap", "score", "cider", "bleu_4")
+SAMPLE_SCORES = ("target_probability", "iou", "miou", "ap_50", "ap", "score", "cider", "bleu_4")
 
 
 def _number(value: Any) -> float | None:
@@ -112,13 +113,17 @@ def paired_headline(record_a: str | None, record_b: str | None, *, resamples: in
     """
     if not record_a or not record_b:
         return {"reason": "paired statistics need both runs' record files (static mode)"}
+    from visionbench.declarations import headline_key
     from visionbench.errors import VisionbenchError
     from visionbench.harness.compare import compare_runs, load
 
     try:
-        report = compare_runs(load(record_a), load(record_b), resamples=resamples)
+        run_a, run_b = load(record_a), load(record_b)
+        report = compare_runs(run_a, run_b, resamples=resamples, metrics=(headline_key(run_a.kind),))
     except VisionbenchError as exc:
         return {"reason": str(exc)}
+    if not report["metrics"]:  # the headline cannot be recomputed from these states
+        return {"reason": "; ".join(f"{i['metric']}: {i['reason']}" for i in report["not_compared"])}
     row = report["metrics"][0]
     keys = ("ci_low", "ci_high", "p_value", "test", "verdict")
     return {**{k: row[k] for k in keys}, "metric": row["metric"], "n": report["num_samples"]}
@@ -149,15 +154,16 @@ def mcnemar(pred_a: pd.DataFrame | None, pred_b: pd.DataFrame | None) -> dict[st
 
 
 def robustness_curves(metrics: dict[str, Any]) -> pd.DataFrame:
-    """``robust_top1/<attack>/<eps>`` as rows (attack, eps, robust_top1), eps numeric where it parses."""
+    """Robust top-1 keys as rows (attack, norm, eps, robust_top1); the worst case over attacks is
+    the attack ``worst case``; eps numeric where it parses."""
     import pandas as pd
 
     rows = [
-        {"attack": m["attack"], "eps": m["eps"], "robust_top1": float(v)}
+        {"attack": m["attack"] or "worst case", "norm": m["norm"], "eps": m["eps"], "robust_top1": float(v)}
         for k, v in metrics.items()
         if (m := ROBUST_KEY.match(k)) and _number(v) is not None
     ]
-    frame = pd.DataFrame(rows, columns=["attack", "eps", "robust_top1"])
+    frame = pd.DataFrame(rows, columns=["attack", "norm", "eps", "robust_top1"])
     if rows and all(_number(e) is not None for e in frame["eps"]):
         frame["eps"] = frame["eps"].astype(float)
     return frame.sort_values(["attack", "eps"], ignore_index=True)

@@ -25,4 +25,4 @@ pages = {
 }
 common.PAGES.clear()
 common.PAGES.update(pages)
-st.navigation(list(pages.values())).run()
+st.navigation(list(pages.values()), position="top").run()  # no sidebar: the tables get the full width

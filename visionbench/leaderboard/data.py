@@ -36,7 +36,8 @@ IDENTITY_COLUMNS = (
     "model", "model_name", "family", "licence", "task", "kind", "dataset", "hardware", "device", "precision",
     "suite", "headline_key", "headline", "headline_ci_low", "headline_ci_high", "num_samples", "batch_size",
     "created", "run_id", "artifact_uri", "record_path", "end_time", "run_fingerprint", "model_fingerprint",
-    "dataset_fingerprint", "task_version", "code_version", "git_sha",
+    "dataset_fingerprint", "task_version", "code_version", "git_sha", "resolution", "peak_mem_kind", "knobs",
+    "honesty",
 )  # fmt: skip
 EFFICIENCY_COLUMNS = (
     "throughput_ips",
@@ -169,9 +170,7 @@ def load_summary(
     if frame is None:
         if token.get("missing"):
             return empty_summary()
-        found = (
-            rows.folder_rows(Path(source.uri)) if source.kind == "folder" else rows.mlflow_rows(source.uri)
-        )
+        found = rows.folder_rows(Path(source.uri)) if source.kind == "folder" else _store_rows(source)
         frame = finish(pd.DataFrame(found))
     if disk_cache:
         _write_cache(source, token, frame)
@@ -192,12 +191,25 @@ def _extend(
         return None
     import pandas as pd
 
-    found = rows.mlflow_rows(source.uri, since_end=old["max_end"])
+    found = _store_rows(source, since_end=old["max_end"])
     if new.get("count") is not None and new["count"] != (old.get("count") or 0) + len(found):
         return None  # runs were also deleted or restored: reload everything
     fresh = finish(pd.DataFrame(found))
     keep = old_frame[~old_frame["run_id"].isin(set(fresh.get("run_id", [])))]
     return finish(pd.concat([keep, fresh], ignore_index=True))
+
+
+def _store_rows(source: Source, since_end: int | None = None) -> list[dict[str, Any]]:
+    """A local SQLite store read directly (``sqlite_rows``), anything else through MLflow's ``search_runs``."""
+    db = source.sqlite_path
+    if db is not None:
+        from visionbench.leaderboard.sqlite_rows import SchemaMismatch, sqlite_rows
+
+        try:
+            return sqlite_rows(db, since_end=since_end)
+        except SchemaMismatch:
+            pass
+    return rows.mlflow_rows(source.uri, since_end=since_end)
 
 
 def _text(value: Any) -> str:
@@ -277,6 +289,17 @@ def _read_cache(source: Source) -> tuple[dict[str, Any], pd.DataFrame] | None:
             return None
         return meta["token"], finish(table.to_pandas())
     except (OSError, ValueError, KeyError, ImportError):
+        return None
+
+
+def read_cached(source: Source) -> tuple[pd.DataFrame, float] | None:
+    """The stored summary of ``source`` and when it was written (seconds since the epoch), or None."""
+    cached = _read_cache(source)
+    if cached is None:
+        return None
+    try:
+        return cached[1], _cache_path(source).stat().st_mtime
+    except OSError:
         return None
 
 

@@ -67,13 +67,17 @@ def synthetic_record(
     if kind == "captioning":
         metrics["cider"] = headline  # CIDEr is not bounded by 1 but stays comparable here
     if kind == "robustness":
-        for attack in ("fgsm", "pgd"):
-            for eps in ("0.01", "0.03", "0.1"):
+        metrics["clean_top1"] = round(min(1.0, headline + rng.uniform(0.05, 0.2)), 6)
+        metrics["honesty_flags"] = 0.0
+        for eps in ("0.007843", "0.03137", "0.1"):
+            worst = headline + 0.1 - float(eps)
+            for attack in ("fgsm", "pgd"):
                 drop = float(eps) * (4 if attack == "pgd" else 2.5)
-                metrics[f"robust_top1/{attack}/{eps}"] = round(
-                    max(0.0, headline - drop - rng.uniform(0, 0.05)), 6
-                )
-                metrics[f"attack_success_rate/{attack}/{eps}"] = round(min(1.0, drop + 0.05), 6)
+                value = round(max(0.0, headline - drop - rng.uniform(0, 0.05)), 6)
+                metrics[f"robust_top1/{attack}/linf/{eps}"] = value
+                worst = min(worst, value)
+            metrics[f"robust_top1/linf/{eps}"] = round(max(0.0, worst), 6)
+            metrics[f"attack_success_rate/linf/{eps}"] = round(1 - max(0.0, worst) / metrics["clean_top1"], 6)
         for corruption in ("gaussian_noise", "motion_blur", "fog"):
             for severity in range(1, 6):
                 metrics[f"corrupt_top1/{corruption}/{severity}"] = round(

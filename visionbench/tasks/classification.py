@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.contracts import Dataset, Task, TaskResult, TaskSpec, check_batch_length
+from visionbench.contracts import NO_ANSWER, Dataset, Task, TaskResult, TaskSpec, check_batch_length
 from visionbench.registry import register_dataset, register_task
 from visionbench.tasks import dataset_options as opts
 from visionbench.tasks.classification_metrics import classification_metrics, fast_headline, to_probabilities
@@ -91,7 +91,9 @@ class ClassificationTask(Task):
     more than ``FULL_SCORE_MAX_CLASSES`` classes, the top-k scores with their columns and
     the true class's score). A generative classifier may give hard labels only (an
     integer tensor ``[N]``): top-1 and the macro precision/recall/F1 are then computed
-    and the score-based metrics (top-5, AUROC, ECE) are absent, never invented.
+    and the score-based metrics (top-5, AUROC, ECE) are absent, never invented. A hard
+    label of ``NO_ANSWER`` (-1: the model's answer named no class) counts as wrong; such
+    samples are listed in ``TaskResult.extra["unanswered"]``.
     """
 
     version = "1"
@@ -102,6 +104,8 @@ class ClassificationTask(Task):
         super().__init__(dataset, spec)
         self._y_pred: np.ndarray | None = None
         self._y_true: np.ndarray | None = None
+        self._resampler: Any = None
+        self._resample_inputs: dict[str, Any] = {}
 
     def state_schema(self) -> Any:
         import pyarrow as pa
@@ -146,17 +150,24 @@ class ClassificationTask(Task):
         target = np.asarray([int(t) for t in targets], dtype=np.int64)
         columns: dict[str, Any] = {"index": list(indices), "sample_id": list(sample_ids), "target": target}
         if values.ndim == 1 and values.dtype.kind in "iu":
-            if values.size and (values.min() < 0 or values.max() >= c):
-                bad = int(np.flatnonzero((values < 0) | (values >= c))[0])
+            if values.size and (values.min() < NO_ANSWER or values.max() >= c):
+                bad = int(np.flatnonzero((values < NO_ANSWER) | (values >= c))[0])
                 raise ModelError(
-                    f"hard label {int(values[bad])} of sample '{sample_ids[bad]}' is not a class index in [0, {c})"
+                    f"hard label {int(values[bad])} of sample '{sample_ids[bad]}' is not a class index "
+                    f"in [0, {c}) nor {NO_ANSWER} (no answer)"
                 )
             columns["label"] = values.astype(np.int64)
-            empty = [None] * len(values)
+            # placeholder rows (-1 columns, NaN scores), not nulls: Parquet does not read back null
+            # rows of a fixed-size list column; real score rows are finite, so NaN marks a hard label
+            n, k = len(values), min(TOP_K, c)
             if self.compact:
-                columns.update(top_index=empty, top_score=empty, target_score=empty)
+                columns.update(
+                    top_index=fixed_rows(np.full((n, k), -1, np.int32), k, pa.int32()),
+                    top_score=fixed_rows(np.full((n, k), np.nan, np.float32), k, pa.float32()),
+                    target_score=[None] * n,
+                )
             else:
-                columns["scores"] = pa.nulls(len(values), pa.list_(pa.float32(), c))
+                columns["scores"] = fixed_rows(np.full((n, c), np.nan, np.float32), c, pa.float32())
             return columns
         if values.ndim != 2 or values.shape[1] != c:
             raise ModelError(
@@ -178,9 +189,20 @@ class ClassificationTask(Task):
         """The float64 score rows, or None when any sample has only a hard label (or in compact mode)."""
         from visionbench.state import rows_of
 
-        if self.compact or table.column("scores").null_count:
+        if self.compact or self._hard_label_rows(table):
             return None
         return rows_of(table.column("scores"), self.num_classes).astype(np.float64)
+
+    def _hard_label_rows(self, table: Any) -> bool:
+        """Whether any sample has only a hard label (placeholder score rows; nulls in older states)."""
+        from visionbench.state import rows_of
+
+        name = "top_index" if self.compact else "scores"
+        column = table.column(name)
+        if column.null_count:
+            return True
+        rows = rows_of(column, min(TOP_K, self.num_classes) if self.compact else self.num_classes)
+        return bool((rows < 0).any()) if self.compact else bool(np.isnan(rows).any())
 
     def compute(self) -> TaskResult:
         classes = list(self.dataset.classes)
@@ -200,10 +222,17 @@ class ClassificationTask(Task):
                 metrics.update(self._compact_topk(table, y_true))
             confidence = target_probability = [None] * len(y_true)
         self._y_true, self._y_pred = y_true, y_pred
+        self._resampler, self._resample_inputs = None, {"probs": probs if scores is not None else None}
+        if scores is None and self.compact and not self._hard_label_rows(table):
+            from visionbench.state import rows_of
+
+            self._resample_inputs["top_index"] = rows_of(
+                table.column("top_index"), min(TOP_K, self.num_classes)
+            )
         per_sample = {
             "sample_id": self.state.sample_ids(),
             "target": [classes[t] for t in y_true],
-            "prediction": [classes[p] for p in y_pred],
+            "prediction": [classes[p] if p >= 0 else None for p in y_pred],
             "confidence": confidence,
             "target_probability": target_probability,
             "correct": (y_pred == y_true).tolist(),
@@ -218,14 +247,22 @@ class ClassificationTask(Task):
                 "confusion_matrix.csv": lambda path: write_confusion_csv(cm, classes, path),
                 "confusion_matrix.png": lambda path: plot_confusion(cm, classes, path),
             },
-            extra={"confusion_matrix": cm.tolist()},
+            extra={"confusion_matrix": cm.tolist(), **self._unanswered(table, y_pred)},
         )
+
+    def _unanswered(self, table: Any, y_pred: np.ndarray) -> dict[str, Any]:
+        """The samples a generative classifier gave no class for (label -1), from the state alone."""
+        where = np.flatnonzero(y_pred == NO_ANSWER)
+        if not len(where):
+            return {}
+        index, ids = table.column("index").to_numpy(), table.column("sample_id").to_pylist()
+        return {"unanswered": [{"index": int(index[i]), "sample_id": str(ids[i])} for i in where]}
 
     def _compact_topk(self, table: Any, y_true: np.ndarray) -> dict[str, float]:
         """top-5 from the stored top-k columns (rows with only a hard label make it absent)."""
         from visionbench.state import rows_of
 
-        if table.column("top_index").null_count or not len(y_true):
+        if self._hard_label_rows(table) or not len(y_true):
             return {}
         top = rows_of(table.column("top_index"), min(TOP_K, self.num_classes))
         k = min(5, self.num_classes)
@@ -241,6 +278,36 @@ class ClassificationTask(Task):
         if self._y_pred is None:
             return None
         return fast_headline(self._y_true[resample], self._y_pred[resample], self.num_classes)
+
+    def bootstrap_block(
+        self, rows: np.ndarray, keys: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray] | None:
+        """``keys`` (default: the headline pair) for each resample (row of positions), all at once.
+
+        Every declared metric the state supports can be asked for; see
+        :mod:`visionbench.tasks.classification_resample` (``bootstrap_notes`` says why one cannot).
+        """
+        resampler = self._resample()
+        if resampler is None:
+            return None
+        return resampler.block(rows, tuple(keys) if keys is not None else self.headline)
+
+    @property
+    def bootstrap_notes(self) -> dict[str, str]:
+        """Metrics the stored state cannot recompute per resample, with the reason."""
+        resampler = self._resample()
+        return dict(resampler.notes) if resampler is not None else {}
+
+    def _resample(self) -> Any:
+        if self._y_pred is None:
+            return None
+        if self._resampler is None:
+            from visionbench.tasks.classification_resample import ClassificationResampler
+
+            self._resampler = ClassificationResampler(
+                self._y_true, self._y_pred, self.num_classes, **self._resample_inputs
+            )
+        return self._resampler
 
 
 def _as_numpy(predictions: Any) -> np.ndarray:
@@ -266,33 +333,10 @@ def write_confusion_csv(cm: np.ndarray, classes: Sequence[str], path: Path) -> N
 
 
 def plot_confusion(cm: np.ndarray, classes: Sequence[str], path: Path) -> None:
-    """Row-normalised confusion matrix heat map."""
-    import matplotlib
+    """Row-normalised confusion matrix heat map (PNG, drawn with Pillow)."""
+    from visionbench.tasks.confusion_image import draw_confusion
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    draw_confusion(cm, classes, path)
 
-    rows = cm.sum(axis=1, keepdims=True)
-    norm = np.divide(cm, rows, out=np.zeros(cm.shape, dtype=float), where=rows > 0)
-    size = max(4.0, 0.45 * len(classes) + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(classes)), classes, rotation=90, fontsize=8)
-    ax.set_yticks(range(len(classes)), classes, fontsize=8)
-    ax.set_xlabel("prediction")
-    ax.set_ylabel("truth")
-    if len(classes) <= 20:
-        for (i, j), value in np.ndenumerate(cm):
-            if value:
-                ax.text(
-                    j,
-                    i,
-                    str(value),
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color="white" if norm[i, j] > 0.5 else "black",
-                )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+
+from visionbench.tasks import classification_sources  # noqa: E402,F401  (registers cifar10, cifar100, hf)

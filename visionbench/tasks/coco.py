@@ -247,6 +247,7 @@ def evaluate_coco(
     backend: str = "faster",
     max_dets: Sequence[int] = (1, 10, 100),
     segm_area: str | None = None,
+    workers: int = 1,
 ) -> CocoResult:
     """Score COCO results against COCO ground truth (bbox or segm) with the library of ``backend``.
 
@@ -258,6 +259,8 @@ def evaluate_coco(
     ``segm_area`` (segm only: ``"pycocotools"``, ``"mask"`` or ``"box"``) is the area
     convention of :func:`load_coco_predictions`; ``None`` keeps the one validated
     predictions were loaded with (``"pycocotools"`` for anything else).
+    ``workers`` > 1 (faster backend) evaluates groups of categories in that many forked
+    processes and merges them: the same numbers (:mod:`visionbench.tasks.coco_parallel`).
     """
     check_iou_type(iou_type)
     md = _check_max_dets(max_dets)
@@ -273,7 +276,12 @@ def evaluate_coco(
     def configure(params: Any) -> None:
         params.maxDets = md
 
-    ev = _run_eval(backend, gt, preds, iou_type, configure)
+    if workers > 1 and backend == "faster" and len(gt["categories"]) > 1:
+        from visionbench.tasks.coco_parallel import run_eval_parallel
+
+        ev = run_eval_parallel(gt, preds, iou_type, configure, workers)
+    else:
+        ev = _run_eval(backend, gt, preds, iou_type, configure)
     result = _result(ev, gt, preds, iou_type, backend)
     result.segm_area = preds.area_source if iou_type == "segm" else None
     return result

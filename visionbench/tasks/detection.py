@@ -89,9 +89,11 @@ class DetectionTask(Task):
     computed when every image's prediction carries ``masks`` and the ground truth has
     segmentations; a detection's area (its small / medium / large range) is its mask's unless
     the task option ``segm_area`` says ``box`` or ``pycocotools`` (recorded as ``task.scoring``).
-    Per-image quality (``tp_50``, ``recall_50``, ``precision_50``) uses
+    Per-image quality (``tp_50``, ``recall_50``, ``precision_50``, ``f1_50``) uses
     COCO's matching at IoU 0.5 with 100 detections per image; recall is ``nan`` for an image
-    without objects and precision ``nan`` for one without detections.
+    without objects and precision ``nan`` for one without detections; F1 (``2 tp / (objects +
+    detections)``) is 1 for an image with neither; ``ap_50`` is the image's own COCO AP at IoU 0.5
+    (the gallery's ranking, NaN for an image without objects).
     """
 
     version = "1"
@@ -104,6 +106,7 @@ class DetectionTask(Task):
         self._gt: Any = None
         self._preds: Any = None
         self._bootstrap: Any = None
+        self._stats_bootstrap: Any = None
         self.segm_area = segm_area_option(spec.option_dict.get("segm_area", DEFAULT_SEGM_AREA))
 
     def scoring(self) -> dict[str, Any]:
@@ -204,7 +207,7 @@ class DetectionTask(Task):
 
         images, annotations, with_masks = self._decode()
         gt = self._gt = self.ground_truth(images, annotations)
-        self._bootstrap = None
+        self._bootstrap = self._stats_bootstrap = None
         preds = self._preds = load_coco_predictions(self._entries, gt, iou_type="bbox", name="detections")
         bbox = evaluate_coco(gt, preds, iou_type="bbox")
         metrics = dict(bbox.metrics)
@@ -235,6 +238,7 @@ class DetectionTask(Task):
         with np.errstate(invalid="ignore", divide="ignore"):
             recall = np.where(num_gt > 0, tp / num_gt, np.nan)
             precision = np.where(num_dets > 0, tp / num_dets, np.nan)
+            f1 = np.where(num_gt + num_dets > 0, 2 * tp / (num_gt + num_dets), 1.0)
         per_sample = {
             "sample_id": self.state.sample_ids(),
             "image_id": [int(im["id"]) for im in images],
@@ -246,6 +250,8 @@ class DetectionTask(Task):
             "missed_50": (num_gt - tp).tolist(),
             "recall_50": recall.tolist(),
             "precision_50": precision.tolist(),
+            "f1_50": f1.tolist(),
+            "ap_50": self._image_aps(annotations),
         }
         return TaskResult(
             metrics=metrics,
@@ -254,6 +260,13 @@ class DetectionTask(Task):
             artifacts=self._artifacts(results),
             extra=extra,
         )
+
+    def _image_aps(self, annotations: list[list[dict[str, Any]]]) -> list[float]:
+        """Each image's own COCO AP at IoU 0.5 (the gallery's ranking; NaN for an image without objects)."""
+        from visionbench.tasks.box_matching import image_ap
+
+        detections = (json.loads(t) for t in self.state.table().column("detections").to_pylist())
+        return [image_ap(a, d) for a, d in zip(annotations, detections, strict=True)]
 
     def _per_class(self, results: dict[str, Any], gt: Any) -> dict[str, dict[str, float]]:
         names = {c["id"]: c["name"] for c in gt["categories"]}
@@ -311,10 +324,21 @@ class DetectionTask(Task):
             self._bootstrap = False
             return None
 
-    def bootstrap_block(self, resamples: np.ndarray) -> dict[str, np.ndarray] | None:
-        """``map`` and ``map_50`` of many resamples at once (see :mod:`visionbench.tasks.detection_resample`)."""
+    def bootstrap_block(
+        self, resamples: np.ndarray, keys: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray] | None:
+        """``map`` and ``map_50`` of many resamples at once (see :mod:`visionbench.tasks.detection_resample`);
+        with ``keys``, those of the twelve box statistics (:mod:`visionbench.tasks.detection_stats_resample`)."""
         if not self._bootstrappable():
             return None
+        if keys is not None:
+            from visionbench.tasks.detection_stats_resample import KEYS, CocoStatsBootstrap
+
+            if self._stats_bootstrap is None:
+                self._stats_bootstrap = CocoStatsBootstrap(
+                    self._gt, self._preds, [im["id"] for im in self._images]
+                )
+            return self._stats_bootstrap.metrics_block(resamples, tuple(k for k in keys if k in KEYS))
         try:
             return self._bootstrap.metrics_block(resamples)
         except AttributeError:  # the one-resample fallback needs faster-coco-eval's private evaluations

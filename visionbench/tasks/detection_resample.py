@@ -75,23 +75,30 @@ class ResampledMap:
                 scores.append(d_scores)
                 tps.append(tp)
                 fps.append(fp)
-            if scores:
-                all_scores = np.concatenate(scores)
-                glob = np.argsort(-all_scores, kind="stable")
-                tp_all = np.concatenate(tps, axis=1)[:, glob]
-                fp_all = np.concatenate(fps, axis=1)[:, glob]
-                # precision is only read at true positives: the detections after the last one never matter
-                hits = np.flatnonzero(tp_all.any(axis=0))
-                cut = int(hits[-1]) + 1 if hits.size else 0
-                entry = {
-                    "column": np.concatenate(columns)[glob][:cut],
-                    "tp": tp_all[:, :cut],
-                    "ignored": ~(tp_all | fp_all)[:, :cut],
-                }
-            else:
-                empty = np.zeros((t, 0), dtype=bool)
-                entry = {"column": np.zeros(0, dtype=np.int64), "tp": empty, "ignored": empty}
-            self.categories.append(entry)
+            self.categories.append(_entry(columns, scores, tps, fps, t))
+
+    @classmethod
+    def from_flags(
+        cls,
+        iou_thrs: Any,
+        rec_thrs: Any,
+        cat_ids: list[int],
+        npig: np.ndarray,
+        per_category: list[dict[str, list]],
+        tie_images: set[int],
+    ) -> ResampledMap:
+        """Built from match flags computed elsewhere: per category, each image's ``column``, ``score``,
+        ``tp`` and ``fp`` arrays (detections in score order), and the ``[K, N]`` unignored object counts."""
+        self = cls.__new__(cls)
+        self.iou_thrs = np.asarray(iou_thrs, dtype=np.float64)
+        self.rec_thrs = np.asarray(rec_thrs, dtype=np.float64)
+        self.cat_ids = list(cat_ids)
+        self.num_images = npig.shape[1]
+        self.npig = np.asarray(npig, dtype=np.float64)
+        self.tie_images = tie_images
+        t = len(self.iou_thrs)
+        self.categories = [_entry(e["column"], e["score"], e["tp"], e["fp"], t) for e in per_category]
+        return self
 
     def exact_rows(self, counts: np.ndarray) -> np.ndarray:
         """Rows (resamples) that repeat an image holding equal scores: these need the C++ path."""
@@ -139,6 +146,25 @@ class ResampledMap:
                 q[inside] = np.take_along_axis(envelope, np.where(inside, idx, 0), axis=1)[inside]
                 out[valid, ti, :, k] = q
         return out
+
+
+def _entry(columns: list, scores: list, tps: list, fps: list, t: int) -> dict[str, np.ndarray]:
+    """One category's detections in COCO's global order (stable by score over images in id order)."""
+    if not scores:
+        empty = np.zeros((t, 0), dtype=bool)
+        return {"column": np.zeros(0, dtype=np.int64), "tp": empty, "ignored": empty}
+    all_scores = np.concatenate(scores)
+    glob = np.argsort(-all_scores, kind="stable")
+    tp_all = np.concatenate(tps, axis=1)[:, glob]
+    fp_all = np.concatenate(fps, axis=1)[:, glob]
+    # precision is only read at true positives: the detections after the last one never matter
+    hits = np.flatnonzero(tp_all.any(axis=0))
+    cut = int(hits[-1]) + 1 if hits.size else 0
+    return {
+        "column": np.concatenate(columns)[glob][:cut],
+        "tp": tp_all[:, :cut],
+        "ignored": ~(tp_all | fp_all)[:, :cut],
+    }
 
 
 def _lower_bound_rows(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:

@@ -109,6 +109,7 @@ class SegmentationTask(Task):
         super().__init__(dataset, spec)
         self._accumulator: Any = None
         self._per_image: np.ndarray | tuple[np.ndarray, ...] | None = None
+        self._resampler: Any = None
 
     def state_schema(self) -> Any:
         """Per image: the non-zero cells of its ``K x K`` confusion matrix (flat index) and their counts."""
@@ -174,7 +175,7 @@ class SegmentationTask(Task):
             strict=True,
         ):
             accumulator.add_counts(cells, counts, sample_id=sample_id)
-        self._accumulator, self._per_image = accumulator, None
+        self._accumulator, self._per_image, self._resampler = accumulator, None, None
         return accumulator
 
     def compute(self) -> TaskResult:
@@ -232,6 +233,27 @@ class SegmentationTask(Task):
             return None
         weights = np.bincount(np.asarray(resample), minlength=n)
         return headline_from_confusion(self._resampled_confusion(weights))
+
+    def bootstrap_block(
+        self, rows: np.ndarray, keys: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray] | None:
+        """``keys`` (default: the headline pair) of many image resamples at once, from summed per-image
+        confusion counts (:mod:`visionbench.tasks.segmentation_resample`)."""
+        from visionbench.state import ragged
+        from visionbench.tasks.segmentation_resample import SegmentationResampler
+
+        n = len(self.state)
+        if n == 0:
+            return None
+        if self._resampler is None:
+            table = self.state.table()
+            cells = [np.asarray(c, dtype=np.int64) for c in ragged(table.column("cells"))]
+            counts = [np.asarray(c, dtype=np.int64) for c in ragged(table.column("counts"))]
+            image = np.repeat(np.arange(n), [len(c) for c in cells])
+            flat_cells = np.concatenate(cells) if cells else np.zeros(0, np.int64)
+            flat_counts = np.concatenate(counts) if counts else np.zeros(0, np.int64)
+            self._resampler = SegmentationResampler(image, flat_cells, flat_counts, n, len(self.class_names))
+        return self._resampler.block(rows, tuple(keys) if keys is not None else tuple(self.headline))
 
     def _resampled_confusion(self, weights: np.ndarray) -> np.ndarray:
         """Sum of per-image confusion matrices, image ``i`` counted ``weights[i]`` times.

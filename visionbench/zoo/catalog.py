@@ -188,3 +188,7 @@ ZOO.update(DETECTION_ENTRIES)
 from visionbench.zoo.segmentation_catalog import SEGMENTATION_ENTRIES  # noqa: E402  (its entries need ZooEntry)
 
 ZOO.update(SEGMENTATION_ENTRIES)
+
+from visionbench.zoo.captioning_catalog import CAPTIONING_ENTRIES  # noqa: E402  (its entries need ZooEntry)
+
+ZOO.update(CAPTIONING_ENTRIES)

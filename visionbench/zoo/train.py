@@ -35,7 +35,11 @@ MANIFEST_SCHEMA_VERSION = 1
 Trainer = Callable[..., dict[str, Any]]
 TRAINERS: dict[str, Trainer] = {}
 # Modules imported by the CLI so that their @register_trainer calls add to TRAINERS.
-TRAINER_MODULES: tuple[str, ...] = ("visionbench.zoo.train_detection", "visionbench.zoo.train_segmentation")
+TRAINER_MODULES: tuple[str, ...] = (
+    "visionbench.zoo.train_detection",
+    "visionbench.zoo.train_segmentation",
+    "visionbench.zoo.train_captioning",
+)
 
 
 def register_trainer(*names: str) -> Callable[[Trainer], Trainer]:
@@ -326,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 name, out_dir=args.out, epochs=args.epochs, seed=args.seed, quiet=args.quiet
             )
             records.append(record)
-            headline = next(k for k in ("test_top1", "test_map", "test_miou") if k in record)
+            headline = next(k for k in ("test_top1", "test_map", "test_miou", "test_cider") if k in record)
             print(
                 f"{name:<22} {headline.replace('_', ' ')} {record[headline]:.4f}  epochs {record['epochs']:>3}  "
                 f"{record['train_seconds']:7.1f} s  {record['bytes'] / 1024:7.1f} KiB"

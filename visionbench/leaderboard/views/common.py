@@ -75,6 +75,8 @@ def summary() -> pd.DataFrame:
     For a results folder, records that cannot be read are named with the reason, not dropped silently.
     """
     src = source()
+    if src.kind == "mlflow" and src.sqlite_path is None:
+        return _server_summary(src)
     token = _token(src.kind, src.uri)
     with st.spinner("Loading runs (the first load of a large store takes a while)..."):
         frame = _summary(src.kind, src.uri, token)
@@ -89,6 +91,22 @@ def summary() -> pd.DataFrame:
     return frame
 
 
+def _server_summary(src: Source) -> pd.DataFrame:
+    """A tracking server: the last summary at once, reloaded in the background (``background.py``)."""
+    from visionbench.leaderboard import background
+
+    with st.spinner("Loading runs from the tracking server (the first load takes a while)..."):
+        try:
+            frame, age, reloading = background.summary(src)
+        except Exception as exc:  # noqa: BLE001 - an unreachable server is a message, not a traceback
+            st.error(f"Cannot read runs from {md(src.uri)}: {md(exc)}")
+            st.stop()
+    if age > 1 or reloading:
+        note = " (newer runs are loading in the background)" if reloading else ""
+        st.caption(f"Runs as of {age / 60:.0f} min ago{note}")
+    return frame
+
+
 def refresh() -> None:
     _token.clear()
     _summary.clear()
@@ -96,9 +114,11 @@ def refresh() -> None:
 
 
 def sidebar() -> None:
+    """The source and a refresh button, in one line above the page (there is no sidebar: full-width tables)."""
     src = source()
-    st.sidebar.text(src.label)
-    if st.sidebar.button("Refresh", help="Check the source for new runs now"):
+    left, right = st.columns([6, 1], vertical_alignment="center")
+    left.text(src.label)
+    if right.button("Refresh", help="Check the source for new runs now", key="refresh_source"):
         refresh()
 
 
@@ -150,6 +170,17 @@ def model_options(frame: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
     specs = sorted(counts.index, key=lambda s: (-counts[s], str(names.get(s, s)).lower()))
     labels = {s: (f"{names.get(s)}  ({s})" if names.get(s) not in (None, s) else str(s)) for s in specs}
     return specs, labels
+
+
+def partner_for(frame: pd.DataFrame, model: str) -> str | None:
+    """The model to compare ``model`` with by default: one sharing the most tasks (then the most runs)."""
+    tasks = set(frame.loc[frame["model"] == model, "task"])
+    others = frame[(frame["model"] != model) & frame["task"].isin(tasks)]
+    if others.empty:
+        return None
+    shared = others.groupby("model")["task"].nunique()
+    runs = others.groupby("model").size()
+    return str(sorted(shared.index, key=lambda m: (-shared[m], -runs[m], str(m)))[0])
 
 
 def table(data: pd.DataFrame, key: str, **kwargs: Any) -> None:

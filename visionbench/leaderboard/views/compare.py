@@ -8,8 +8,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from visionbench.leaderboard import analysis
+from visionbench.leaderboard import analysis, fmt
 from visionbench.leaderboard.data import metric_columns
+from visionbench.leaderboard.safe import md
 from visionbench.leaderboard.views import common, details
 
 
@@ -43,6 +44,23 @@ def summary_rows(src: Any, pairs: list[tuple[str, pd.Series, pd.Series, bool]]) 
     return pd.DataFrame(rows)
 
 
+def readable_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """The summary as text: display names, one-cell figures, an em dash where a test could not run."""
+    out = table.copy()
+    out["metric"] = [
+        fmt.label(str(k), str(kind)) for k, kind in zip(table["metric"], table["kind"], strict=True)
+    ]
+    for column in ("A", "B", "B - A"):
+        out[column] = [fmt.metric(v) for v in table[column]]
+    for column in ("McNemar p", "paired p"):
+        out[column] = [f"{p:.4g}" if fmt.number(p) is not None else fmt.MISSING for p in table[column]]
+    for column in ("A right, B wrong", "A wrong, B right", "paired samples"):
+        out[column] = [str(int(v)) if fmt.number(v) is not None else fmt.MISSING for v in table[column]]
+    for column in ("note", "paired 95% CI", "verdict"):
+        out[column] = [fmt.text(v) for v in table[column]]
+    return out
+
+
 def render() -> None:
     common.sidebar()
     st.title("Compare two models")
@@ -53,9 +71,15 @@ def render() -> None:
     if len(specs) < 2:
         st.info("Only one model has results so far.")
         return
+    unknown = [v for k in ("a", "b") if (v := st.query_params.get(k)) is not None and v not in specs]
+    if unknown:
+        st.warning(f"No runs of a model {md(unknown[0])} in this source. Pick two models from the lists.")
+        st.stop()
     left, right = st.columns(2)
     a = left.selectbox("Model A (spec)", specs, index=0, key="a", bind="query-params")
-    b = right.selectbox("Model B (spec)", specs, index=1, key="b", bind="query-params")
+    if "b" not in st.session_state and st.query_params.get("b") is None:
+        st.session_state["b"] = common.partner_for(frame, str(a)) or next(s for s in specs if s != a)
+    b = right.selectbox("Model B (spec)", specs, key="b", bind="query-params")
     left.text(labels.get(a, str(a)))
     right.text(labels.get(b, str(b)))
     if a == b:
@@ -73,9 +97,7 @@ def render() -> None:
     )
     with st.spinner("Fetching predictions for the significance tests..."):
         table = summary_rows(common.source(), pairs)
-    number = st.column_config.NumberColumn(format="%.4f")
-    common.table(table, "compare_summary",
-                 column_config={"A": number, "B": number, "B - A": number, "McNemar p": st.column_config.NumberColumn(format="%.4g")})  # fmt: skip
+    common.table(readable_summary(table), "compare_summary")
     st.subheader("All shared metrics")
     tasks = [task for task, *_ in pairs]
     task = st.selectbox("Task", tasks, key="compare_task")
@@ -85,7 +107,13 @@ def render() -> None:
             "The two runs used different hardware or precision: efficiency figures are not comparable."
         )
     deltas = analysis.paired_deltas(run_a, run_b, metric_columns(frame))
-    common.table(deltas, "compare_deltas",
-                 column_config={c: st.column_config.NumberColumn(format="%.4f") for c in ("A", "B", "B - A")})  # fmt: skip
+    kind = str(run_a["kind"])
+    shown = pd.DataFrame({
+        "metric": [fmt.label(k, kind) for k in deltas["metric"]],
+        **{c: [fmt.value(k, v) if c != "B - A" else fmt.metric(v) for k, v in zip(deltas["metric"], deltas[c], strict=True)]
+           for c in ("A", "B", "B - A")},
+        "better": [fmt.direction(k, kind) for k in deltas["metric"]],
+    })  # fmt: skip
+    common.table(shown, "compare_deltas")
     common.page_link("model", f"Model page of A: {labels.get(a, a)}", model=str(a))
     common.page_link("model", f"Model page of B: {labels.get(b, b)}", model=str(b))

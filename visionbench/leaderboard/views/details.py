@@ -10,9 +10,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from visionbench.leaderboard import analysis, artifacts
+from visionbench.leaderboard import analysis, artifacts, fmt
 from visionbench.leaderboard.data import IDENTITY_COLUMNS, Source
-from visionbench.leaderboard.samples import sample_image
+from visionbench.leaderboard.views import gallery
 from visionbench.leaderboard.views.common import chart as show_chart
 from visionbench.leaderboard.views.common import table
 
@@ -82,7 +82,7 @@ def render_run(src: Source, row: pd.Series) -> None:
     if any(analysis.ROBUST_KEY.match(k) or analysis.CORRUPT_KEY.match(k) for k in metrics):
         sections.append(("Robustness", lambda: _robustness(metrics)))
     sections += [
-        ("Failure gallery", lambda: _gallery(src, ref)),
+        ("Gallery", lambda: gallery.render(src, ref, record, row)),
         ("Environment", lambda: _environment(row, record)),
     ]
     for tab, (_, draw) in zip(st.tabs([name for name, _ in sections]), sections, strict=True):
@@ -95,9 +95,21 @@ def _artifact(record: dict[str, Any] | None, contains: str, suffix: str) -> str 
 
 
 def _metrics(row: pd.Series, metrics: dict[str, float]) -> None:
-    plain = {k: v for k, v in metrics.items() if not k.startswith(analysis.PER_CLASS_PREFIXES)}
-    frame = pd.DataFrame({"metric": list(plain), "value": list(plain.values())})
-    table(frame, "run_metrics", column_config={"value": st.column_config.NumberColumn(format="%.4f")})
+    """Every metric by its display name, value and 95% interval in one cell, and which direction is better."""
+    kind = str(row.get("kind") or "")
+    plain = [
+        k for k in metrics
+        if not k.startswith(analysis.PER_CLASS_PREFIXES) and not k.endswith(("_ci_low", "_ci_high"))
+    ]  # fmt: skip
+    frame = pd.DataFrame({
+        "metric": [fmt.label(k, kind) for k in plain],
+        "value [95% CI]": [
+            fmt.interval(metrics[k], metrics.get(f"{k}_ci_low"), metrics.get(f"{k}_ci_high"))
+            if not fmt.is_efficiency(k) else fmt.value(k, metrics[k]) for k in plain
+        ],
+        "better": [fmt.direction(k, kind) for k in plain],
+    })  # fmt: skip
+    table(frame, "run_metrics")
 
 
 def _per_class(record: dict[str, Any] | None, metrics: dict[str, float]) -> None:
@@ -168,45 +180,15 @@ def _robustness(metrics: dict[str, float]) -> None:
         )
 
 
-def _gallery(src: Source, ref: tuple[str, str, str]) -> None:
-    with st.spinner("Fetching predictions..."):
-        predictions = cached_predictions(src.kind, src.uri, ref)
-    if predictions is None or predictions.empty:
-        st.info("This run has no per-sample predictions file.")
-        return
-    count = st.slider("Samples", 4, 48, 12, step=4, key="gallery_count")
-    worst, how = analysis.worst_samples(predictions, count)
-    st.caption(f"Worst {len(worst)} of {len(predictions)} samples: {how}.")
-    if worst.empty:
-        return
-    table(worst, "gallery_table")
-    shown = [
-        (row, image)
-        for _, row in worst.iterrows()
-        if (image := sample_image(row.get("sample_id"))) is not None
-    ]
-    for start in range(0, len(shown), 6):
-        for slot, (row, image) in zip(st.columns(6), shown[start : start + 6], strict=False):
-            slot.image(image, output_format="PNG")
-            slot.text(_sample_caption(row))
-
-
-def _sample_caption(row: pd.Series) -> str:
-    lines = [str(row.get("sample_id"))]
-    if "target" in row and "prediction" in row:
-        lines.append(f"truth {row['target']}  pred {row['prediction']}")
-    if "target_probability" in row:
-        lines.append(f"p(truth) {float(row['target_probability']):.3f}")
-    return "\n".join(lines)
-
-
 def _environment(row: pd.Series, record: dict[str, Any] | None) -> None:
+    from visionbench.leaderboard.views.card import environment_rows, preprocessing_rows
+
     env = dict(
         (record or {}).get("environment")
         or {k: row.get(k) for k in ("hardware", "device", "precision", "batch_size")}
     )
     libraries = env.pop("libraries", None)
-    table(_pairs(env), "env_table")
+    table(_pairs(environment_rows(env)), "env_table")
     if libraries:
         st.caption("Library versions (the metric libraries are part of the run's identity)")
         table(_pairs(libraries), "libraries_table")
@@ -220,10 +202,7 @@ def _environment(row: pd.Series, record: dict[str, Any] | None) -> None:
     table(_pairs(prints), "fingerprints_table")
     if record and record.get("model"):
         st.subheader("Preprocessing and options")
-        st.json(
-            {k: record["model"].get(k) for k in ("preprocess", "options", "label_map", "weights")},
-            expanded=False,
-        )
+        table(_pairs(preprocessing_rows(record["model"])), "preprocess_table")
 
 
 def _identity(record: dict[str, Any] | None) -> None:
@@ -258,6 +237,4 @@ def _identity(record: dict[str, Any] | None) -> None:
 
 
 def _pairs(values: dict[str, Any]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {"field": [str(k) for k in values], "value": ["" if v is None else str(v) for v in values.values()]}
-    )
+    return pd.DataFrame({"field": [str(k) for k in values], "value": [fmt.text(v) for v in values.values()]})

@@ -6,38 +6,55 @@ import pandas as pd
 import streamlit as st
 
 from visionbench.harness.record import slug
+from visionbench.leaderboard import fmt, units
 from visionbench.leaderboard.analysis import PER_CLASS_PREFIXES, tie_ranks
-from visionbench.leaderboard.data import latest_per_config, metric_columns
+from visionbench.leaderboard.data import IDENTITY_COLUMNS, latest_per_config, metric_columns
 from visionbench.leaderboard.safe import md
 from visionbench.leaderboard.views import common
 
-INFO_COLUMNS = ("family", "licence", "hardware", "precision")
-DEFAULT_EFFICIENCY = (
-    "throughput_ips",
-    "latency_ms_p50",
-    "latency_ms_p99",
-    "params_m",
-    "gflops",
-    "peak_mem_mb",
-)
+INFO_COLUMNS = ("hardware", "precision")
+DEFAULT_EFFICIENCY = ("throughput_ips", "latency_ms_p50", "params_m", "peak_mem_mb")
+MORE_EFFICIENCY = ("latency_ms_p90", "latency_ms_p99", "latency_ms_b1_p50", "latency_ms_b1_p99", "gflops",
+                   "end_to_end_ips", "data_loading_share", "compile_s")  # fmt: skip
+TITLES = {"rank": "Rank", "model name": "Model", "family": "Family", "licence": "Licence", "hardware": "Hardware",
+          "precision": "Precision", "dataset": "Dataset", "device": "Device", "num_samples": "Samples",
+          "batch_size": "Batch size", "created": "Created", "model": "Spec", "throughput_ips": "Throughput",
+          "latency_ms_p50": "Latency p50 (batch)", "latency_ms_p90": "Latency p90 (batch)",
+          "latency_ms_p99": "Latency p99 (batch)", "params_m": "Parameters", "peak_mem_mb": "Peak memory (process)",
+          "gflops": "GFLOPs per image", "conditions": "Conditions", "latency_ms_b1_p50": "Latency p50 (image, batch 1)",
+          "latency_ms_b1_p99": "Latency p99 (image, batch 1)", "end_to_end_ips": "Throughput end to end",
+          "data_loading_share": "Data-loading share", "compile_s": "Compile time",
+          "clean_top1": "Clean top-1 (95% CI)", "honesty": "Honesty checks"}  # fmt: skip
 EXTRA_COLUMNS = ("model", "dataset", "device", "num_samples", "batch_size", "created", "run_id", "suite",
                  "run_fingerprint", "model_fingerprint", "dataset_fingerprint", "task_version", "code_version")  # fmt: skip
 
 
 def tasks_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per task found: kind, dataset, number of models and runs, the best model and its score."""
+    """One row per task found: kind, dataset, models and runs, and every model of the top tie group.
+
+    ``best`` names each model sharing rank 1 (best first) and ``best score`` is the leader's value with
+    its interval in one cell.
+    """
     rows = []
     latest = latest_per_config(frame)
     for (kind, task), group in latest.groupby(["kind", "task"], sort=False):
-        best = group.sort_values("headline", ascending=False, na_position="last").iloc[0]
+        ranked = group.assign(rank=tie_ranks(group)).sort_values(
+            ["rank", "headline"], ascending=[True, False], na_position="last", kind="stable"
+        )
+        leader = ranked.iloc[0]
+        top = ranked[ranked["rank"] == leader["rank"]] if pd.notna(leader["rank"]) else ranked.head(1)
+        names = list(dict.fromkeys(top["model_name"].astype(str)))
+        key = str(leader["headline_key"])
         rows.append({
             "kind": kind, "task": task, "dataset": ", ".join(sorted(set(map(str, group["dataset"])))),
             "models": group["model"].nunique(), "runs": int((frame["task"] == task).sum()),
-            "headline": best["headline_key"], "best model": best["model_name"], "best score": best["headline"],
+            "ranked by": fmt.label(key, kind) if key else fmt.MISSING,
+            "best": (", ".join(names) + (" (shared rank 1)" if len(names) > 1 else "")) if key else fmt.MISSING,
+            "best score": fmt.interval(leader["headline"], leader["headline_ci_low"], leader["headline_ci_high"]),
         })  # fmt: skip
     order = {k: i for i, k in enumerate(common.KIND_ORDER)}
     table = pd.DataFrame(
-        rows, columns=["kind", "task", "dataset", "models", "runs", "headline", "best model", "best score"]
+        rows, columns=["kind", "task", "dataset", "models", "runs", "ranked by", "best", "best score"]
     )
     table["order"] = table["kind"].map(lambda k: order.get(k, len(order)))
     return table.sort_values(["order", "kind", "task"], ignore_index=True).drop(columns="order")
@@ -59,6 +76,7 @@ def ranked_table(runs: pd.DataFrame) -> pd.DataFrame:
     table = table.rename(
         columns={"headline": key, "headline_ci_low": f"{key} CI low", "headline_ci_high": f"{key} CI high"}
     )
+    table = table.assign(conditions=[units.conditions(row) for row in table.to_dict("records")])
     return table.rename(columns={"model_name": "model name"}).reset_index(drop=True)
 
 
@@ -68,32 +86,80 @@ def default_columns(table: pd.DataFrame, key: str) -> list[str]:
         "rank",
         "model name",
         key,
-        f"{key} CI low",
-        f"{key} CI high",
+        *ROBUSTNESS_COLUMNS,
         *INFO_COLUMNS,
         *DEFAULT_EFFICIENCY,
+        "conditions",
     ]
     return [
         c
         for c in wanted
-        if c in table.columns and (c in ("rank", "model name", key) or table[c].notna().any())
+        if c in table.columns
+        and (c in ("rank", "model name", key) or (table[c].notna() & (table[c].astype(str) != "")).any())
     ]
+
+
+# Robustness tasks rank by robust_top1 and show clean top-1 (with its interval) and the honesty checks beside it.
+ROBUSTNESS_COLUMNS = ("clean_top1", "honesty")
 
 
 def optional_columns(table: pd.DataFrame, runs: pd.DataFrame, key: str) -> list[str]:
     metrics = [c for c in metric_columns(runs) if runs[c].notna().any() and c not in DEFAULT_EFFICIENCY]
+    metrics = [c for c in metrics if not c.endswith(("_ci_low", "_ci_high"))]
     plain = sorted(
         c
         for c in metrics
         if not c.startswith(PER_CLASS_PREFIXES) and c not in (key, f"{key}_ci_low", f"{key}_ci_high")
     )
     per_class = sorted(c for c in metrics if c.startswith(PER_CLASS_PREFIXES))
-    return [
-        *default_columns(table, key),
-        *plain,
-        *[c for c in EXTRA_COLUMNS if c in table.columns],
-        *per_class,
-    ]
+    extra = [c for c in (*MORE_EFFICIENCY, "family", "licence", *EXTRA_COLUMNS) if c in table.columns]
+    return list(dict.fromkeys([*default_columns(table, key), *plain, *extra, *per_class]))
+
+
+def header(column: str, key: str, kind: str) -> str:
+    """The display header of a column of the ranked table."""
+    if column == key:
+        return f"{fmt.label(key, kind)} (95% CI)" if key != "headline" else "Headline"
+    return TITLES.get(column) or fmt.label(column, kind)
+
+
+def display_table(table: pd.DataFrame, columns: list[str], key: str, kind: str) -> pd.DataFrame:
+    """The chosen columns as text: one-cell intervals, shared ranks as ``=1``, units, display names."""
+    out = {}
+    for column in columns:
+        values = table[column]
+        if column == "rank":
+            cells = fmt.shared_ranks(values)
+        elif column == key:
+            low, high = table.get(f"{key} CI low"), table.get(f"{key} CI high")
+            cells = [
+                fmt.interval(v, lo, hi)
+                for v, lo, hi in zip(
+                    values,
+                    low if low is not None else [None] * len(values),
+                    high if high is not None else [None] * len(values),
+                    strict=True,
+                )
+            ]
+        elif f"{column}_ci_low" in table.columns and f"{column}_ci_high" in table.columns:
+            cells = [
+                fmt.interval(v, lo, hi)
+                for v, lo, hi in zip(
+                    values, table[f"{column}_ci_low"], table[f"{column}_ci_high"], strict=True
+                )
+            ]
+        elif column == "created":
+            cells = [v.strftime("%Y-%m-%d %H:%M") if pd.notna(v) else fmt.MISSING for v in values]
+        elif column not in ("rank", "model name", *IDENTITY_COLUMNS) and pd.api.types.is_numeric_dtype(
+            values
+        ):
+            cells = [fmt.value(column, v) for v in values]
+        elif column in ("num_samples", "batch_size"):
+            cells = [fmt.text(int(v)) if fmt.number(v) is not None else fmt.MISSING for v in values]
+        else:
+            cells = [fmt.text(v) for v in values]
+        out[header(column, key, kind)] = cells
+    return pd.DataFrame(out)
 
 
 def render() -> None:
@@ -103,8 +169,7 @@ def render() -> None:
     if common.no_runs(frame):
         return
     st.subheader("Tasks found")
-    common.table(tasks_table(frame), "tasks_found",
-                 column_config={"best score": st.column_config.NumberColumn(format="%.4f")})  # fmt: skip
+    common.table(tasks_table(frame), "tasks_found")
     picked = common.pick_task(frame, "overview")
     if picked is None:
         return
@@ -131,16 +196,21 @@ def render() -> None:
     options = optional_columns(table, runs, key)
     with st.expander("Columns"):
         chosen = st.multiselect(
-            "Columns", options, default=default_columns(table, key), key=f"overview_columns_{kind}"
-        )
+            "Columns", options, default=default_columns(table, key), key=f"overview_columns_{kind}",
+            format_func=lambda c: header(c, key, kind),
+        )  # fmt: skip
     columns = [c for c in options if c in chosen] or ["rank", "model name", key]
+    name = fmt.label(key, kind) if key != "headline" else "the headline"
     st.caption(
-        f"Ranked by {md(key)} with 95% intervals. Models share a rank while their interval overlaps the interval "
-        f"of their group's leader. {len(table)} runs. Select a row to open the model's page."
+        f"Ranked by {md(name)} ({fmt.direction(key, kind)}), value [95% interval]. A rank written =1 is shared: "
+        f"models share a rank while their interval overlaps the interval of their group's leader. {len(table)} runs. "
+        "Throughput is model only at the batch size in Conditions; latency p50 is per batch (per image at batch 1 "
+        "under Columns); peak memory is CUDA memory allocated on a GPU, the process's memory increase during the "
+        "run on CPU. Select a row to open the model's page."
     )
     event = st.dataframe(
-        table[columns], hide_index=True, key="overview_table", column_config=common.column_config(columns),
-        on_select="rerun", selection_mode="single-row",
+        display_table(table, columns, key, kind), hide_index=True, key="overview_table",
+        on_select="rerun", selection_mode="single-row", width="stretch",
     )  # fmt: skip
     st.download_button("Download CSV", table[columns].to_csv(index=False).encode(), file_name=f"leaderboard-{slug(task)}.csv",
                        mime="text/csv", key="overview_csv")  # fmt: skip

@@ -1,4 +1,5 @@
-"""Pareto view: headline metric against speed, one front per hardware and precision."""
+"""Pareto view: any two figures of a task's runs against each other (default: headline vs throughput),
+one front per hardware and precision, points labelled with model names, 95% intervals as whiskers."""
 
 from __future__ import annotations
 
@@ -7,73 +8,103 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from visionbench.leaderboard.analysis import pareto_frontier
+from visionbench.declarations import EFFICIENCY, higher_is_better
+from visionbench.leaderboard import fmt
+from visionbench.leaderboard.analysis import PER_CLASS_PREFIXES, pareto_frontier
+from visionbench.leaderboard.data import metric_columns
 from visionbench.leaderboard.safe import md
 from visionbench.leaderboard.views import common
 
-AXES = {
-    "throughput_ips": ("throughput (img/s, higher is better)", True),
-    "latency_ms_p50": ("latency p50 (ms, lower is better)", False),
-    "latency_ms_p99": ("latency p99 (ms, lower is better)", False),
-}
+SPEED = ("throughput_ips", "latency_ms_p50", "latency_ms_p99")
 
 
-def with_fronts(runs: pd.DataFrame, x: str) -> pd.DataFrame:
+def axis_options(runs: pd.DataFrame) -> list[str]:
+    """Every figure some run of the task has: metrics (no interval bounds, no per-class keys), then efficiency."""
+    keys = [
+        c
+        for c in metric_columns(runs)
+        if runs[c].notna().any()
+        and not c.endswith(("_ci_low", "_ci_high"))
+        and not c.startswith(PER_CLASS_PREFIXES)
+        and pd.api.types.is_numeric_dtype(runs[c])
+    ]
+    efficiency = [m.key for m in EFFICIENCY]
+    return sorted(keys, key=lambda k: (k in efficiency, efficiency.index(k) if k in efficiency else 0, k))
+
+
+def with_fronts(runs: pd.DataFrame, x: str, y: str = "headline", kind: str | None = None) -> pd.DataFrame:
     """``runs`` with a ``config`` column (hardware / precision) and ``on_front`` per config."""
-    higher = AXES[x][1]
+    y_key = runs["headline_key"].iloc[0] if y == "headline" and len(runs) else y
     out = runs.assign(
         config=runs["hardware"].astype(str) + " / " + runs["precision"].astype(str), on_front=False
     )
     for _, group in out.groupby("config"):
-        mask = pareto_frontier(group[x].tolist(), group["headline"].tolist(), x_higher_better=higher)
+        mask = pareto_frontier(
+            group[x].tolist(),
+            group[y].tolist(),
+            x_higher_better=higher_is_better(x, kind),
+            y_higher_better=higher_is_better(str(y_key), kind),
+        )
         out.loc[group.index, "on_front"] = mask
     return out
 
 
-def front_chart(points: pd.DataFrame, x: str, key: str, log_x: bool) -> Any:
-    """Scatter of every run, intervals as rules, and each config's front as a line through its points."""
+def _bounds(runs: pd.DataFrame, key: str, column: str) -> tuple[Any, Any]:
+    low, high = f"{key}_ci_low", f"{key}_ci_high"
+    if column == "headline":
+        return runs["headline_ci_low"], runs["headline_ci_high"]
+    if low in runs.columns and high in runs.columns:
+        return runs[low], runs[high]
+    return pd.Series(float("nan"), index=runs.index), pd.Series(float("nan"), index=runs.index)
+
+
+def front_chart(points: pd.DataFrame, x: str, y: str, kind: str, log_x: bool) -> Any:
+    """Labelled points, both intervals as solid whiskers, each config's front as a line."""
     import altair as alt
 
-    data = points[
-        [
-            "model_name",
-            "model",
-            "config",
-            "hardware",
-            "precision",
-            x,
-            "headline",
-            "headline_ci_low",
-            "headline_ci_high",
-            "on_front",
-        ]
-    ]
-    data = data.rename(
-        columns={
-            "model_name": "name",
-            "headline": "score",
-            "headline_ci_low": "ci_low",
-            "headline_ci_high": "ci_high",
-        }
-    )
-    x_axis = alt.X(f"{x}:Q", title=AXES[x][0], scale=alt.Scale(type="log" if log_x else "linear"))
-    y_axis = alt.Y("score:Q", title=key, scale=alt.Scale(zero=False))
-    color = alt.Color("config:N", title="hardware / precision", scale=alt.Scale(scheme="tableau10"))
-    tooltip = [alt.Tooltip("name:N", title="model"), alt.Tooltip("model:N", title="spec"), "config:N",
-               alt.Tooltip("score:Q", format=".4f"), alt.Tooltip(f"{x}:Q", format=".2f"), "on_front:N"]  # fmt: skip
+    x_key = x
+    y_key = str(points["headline_key"].iloc[0]) if y == "headline" else y
+    x_name, y_name = fmt.label(x_key, kind), fmt.label(y_key, kind)
+    x_lo, x_hi = _bounds(points, x_key, x)
+    y_lo, y_hi = _bounds(points, y_key, y)
+    data = pd.DataFrame({
+        "Model": points["model_name"].astype(str), "Spec": points["model"].astype(str),
+        "Hardware / precision": points["config"], "x": points[x].astype(float), "y": points[y].astype(float),
+        "x_lo": x_lo.astype(float), "x_hi": x_hi.astype(float), "y_lo": y_lo.astype(float), "y_hi": y_hi.astype(float),
+        "On the front": points["on_front"].map({True: "yes", False: "no"}),
+        "x_text": [fmt.value(x_key, v) for v in points[x]],
+        "y_text": [fmt.interval(v, lo, hi) if not fmt.is_efficiency(y_key) else fmt.value(y_key, v)
+                 for v, lo, hi in zip(points[y], y_lo, y_hi, strict=True)],
+    })  # fmt: skip
+    x_axis = alt.X("x:Q", title=f"{x_name} ({fmt.direction(x_key, kind)})",
+                   scale=alt.Scale(type="log") if log_x else alt.Scale(zero=False))  # fmt: skip
+    y_axis = alt.Y("y:Q", title=f"{y_name} ({fmt.direction(y_key, kind)})", scale=alt.Scale(zero=False))
+    color = alt.Color("Hardware / precision:N", scale=alt.Scale(scheme="tableau10"))
+    # Field names stay plain (a display name's dots, brackets or colons would read as Vega-Lite syntax).
+    tooltip = ["Model:N", "Spec:N", "Hardware / precision:N", alt.Tooltip("y_text:N", title=y_name),
+               alt.Tooltip("x_text:N", title=x_name), "On the front:N"]  # fmt: skip
     base = alt.Chart(data)
-    rules = base.mark_rule(opacity=0.35).encode(x=x_axis, y="ci_low:Q", y2="ci_high:Q", color=color)
-    dots = base.mark_circle().encode(
-        x=x_axis, y=y_axis, color=color, tooltip=tooltip,
-        size=alt.condition("datum.on_front", alt.value(140), alt.value(45)),
-        opacity=alt.condition("datum.on_front", alt.value(1.0), alt.value(0.45)),
-    )  # fmt: skip
-    front = (
-        base.transform_filter("datum.on_front")
-        .mark_line(strokeWidth=2)
-        .encode(x=x_axis, y=y_axis, color=color, order=alt.Order(f"{x}:Q"))
+    whiskers_y = (
+        base.transform_filter("isValid(datum.y_lo)")
+        .mark_rule(strokeWidth=2.5, opacity=0.9)
+        .encode(x=x_axis, y="y_lo:Q", y2="y_hi:Q", color=color)
     )
-    return (rules + front + dots).properties(height=460)
+    whiskers_x = (
+        base.transform_filter("isValid(datum.x_lo)")
+        .mark_rule(strokeWidth=2.5, opacity=0.9)
+        .encode(x="x_lo:Q", x2="x_hi:Q", y=y_axis, color=color)
+    )
+    dots = base.mark_circle(stroke="black", strokeWidth=0.6).encode(
+        x=x_axis, y=y_axis, color=color, tooltip=tooltip,
+        size=alt.condition("datum['On the front'] == 'yes'", alt.value(160), alt.value(70)),
+    )  # fmt: skip
+    labels = base.mark_text(align="left", dx=8, dy=-8, fontSize=12).encode(x=x_axis, y=y_axis, text="Model:N")
+    front = (
+        base.transform_filter("datum['On the front'] == 'yes'")
+        .mark_line(strokeWidth=2)
+        .encode(x=x_axis, y=y_axis, color=color, order=alt.Order("x:Q"))
+    )
+    return (whiskers_y + whiskers_x + front + dots + labels).properties(height=480)
 
 
 def render() -> None:
@@ -85,37 +116,43 @@ def render() -> None:
     picked = common.pick_task(frame, "pareto")
     if picked is None:
         return
-    _, task = picked
+    kind, task = picked
     runs = common.filter_runs(frame[frame["task"] == task], "pareto", history_toggle=False)
-    available = [a for a in AXES if a in runs.columns and runs[a].notna().any()]
-    if not available:
+    options = axis_options(runs)
+    headline = str(runs["headline_key"].iloc[0]) if len(runs) else ""
+    x_default = next((a for a in SPEED if a in options), None)
+    if x_default is None or not headline:
         st.info("These runs have no throughput or latency figures.")
         return
-    left, right = st.columns([3, 1])
-    x = left.radio("Speed axis", available, horizontal=True, key="pareto_x", format_func=lambda a: AXES[a][0])
-    log_x = right.checkbox("Log scale", value=True, key="pareto_log")
-    points = runs[runs[x].notna() & runs["headline"].notna()]
+    y_options = ["headline", *[o for o in options if o != headline]]
+    left, middle, right = st.columns([2, 2, 1])
+    y = middle.selectbox("Vertical axis", y_options, key="pareto_y",
+                         format_func=lambda k: fmt.label(headline if k == "headline" else k, kind))  # fmt: skip
+    x = left.selectbox("Horizontal axis", options, index=options.index(x_default), key="pareto_x",
+                       format_func=lambda k: fmt.label(k, kind))  # fmt: skip
+    log_x = right.checkbox("Log scale", value=fmt.is_efficiency(x), key="pareto_log")
+    points = runs[runs[x].notna() & runs[y].notna()]
     if log_x:
         points = points[points[x] > 0]
     if points.empty:
-        st.info("No run has both a headline metric and this speed figure.")
+        st.info("No run has both figures.")
         return
-    key = str(points["headline_key"].iloc[0])
-    points = with_fronts(points, x)
+    points = with_fronts(points, x, y, kind)
+    y_key = headline if y == "headline" else y
     st.caption(
-        f"{md(key)} against {AXES[x][0]}; each hardware / precision has its own front (large points, line)."
+        f"{md(fmt.label(y_key, kind))} against {md(fmt.label(x, kind))}; each hardware / precision has its own "
+        "front (large points, line). Whiskers: 95% intervals where the runs have them."
     )
-    common.chart(front_chart(points, x, key, log_x), "pareto_chart")
-    front = points[points["on_front"]].sort_values(["config", x], ascending=[True, not AXES[x][1]])
+    common.chart(front_chart(points, x, y, kind, log_x), "pareto_chart")
+    front = points[points["on_front"]].sort_values(
+        ["config", x], ascending=[True, not higher_is_better(x, kind)]
+    )
     st.subheader("On the front")
-    wanted = ["config", "model_name", "headline", "headline_ci_low", "headline_ci_high", x, "params_m"]
-    shown = front[[c for c in wanted if c in front.columns]]
-    shown = shown.rename(
-        columns={
-            "model_name": "model name",
-            "headline": key,
-            "headline_ci_low": f"{key} CI low",
-            "headline_ci_high": f"{key} CI high",
-        }
-    )
-    common.table(shown, "pareto_front", column_config=common.column_config(list(shown.columns)))
+    low, high = _bounds(front, y_key, y)
+    shown = pd.DataFrame({
+        "config": front["config"], "model name": front["model_name"],
+        fmt.label(y_key, kind): [fmt.interval(v, lo, hi) if not fmt.is_efficiency(y_key) else fmt.value(y_key, v)
+                                 for v, lo, hi in zip(front[y], low, high, strict=True)],
+        fmt.label(x, kind): [fmt.value(x, v) for v in front[x]],
+    })  # fmt: skip
+    common.table(shown, "pareto_front")

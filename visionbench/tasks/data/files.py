@@ -60,7 +60,17 @@ def inside_root(root: Path, entry: str, *, allow_outside: bool, where: str) -> P
 
 
 def hash_files(paths: Sequence[Path], root: Path, extra: Sequence[str] = ()) -> str:
-    """sha256 over relative names and file bytes (streamed), plus extra strings such as labels."""
+    """sha256 over relative names and file bytes (streamed), plus extra strings such as labels.
+
+    The result is cached against the files' paths, sizes and times (:mod:`.digest_cache`), so an
+    unchanged dataset is not read again; a changed file is hashed again.
+    """
+    from visionbench.tasks.data.digest_cache import cached_digest
+
+    return cached_digest(paths, root, extra, lambda: _hash_file_bytes(paths, root, extra))
+
+
+def _hash_file_bytes(paths: Sequence[Path], root: Path, extra: Sequence[str]) -> str:
     digest = hashlib.sha256()
     for item in extra:
         digest.update(item.encode())
@@ -131,6 +141,22 @@ class ArrayClassificationDataset(Dataset):
         if image is None:
             raise DataError(f"{self.name}: sample {index} is {array.dtype}, expected uint8")
         return Sample(f"{self.prefix}{index:05d}", image, int(self.labels[index]))
+
+    def load_arrays(self, indices: Sequence[int]) -> tuple[np.ndarray, list[int], list[str]] | None:
+        """Many samples at once, undecoded: uint8 ``[B, H, W]`` or ``[B, H, W, 3]``, targets, ids.
+
+        The runner's batched path uses it instead of one PIL image per sample; None (images that
+        are not uint8) sends it back to :meth:`load`, which names the bad sample.
+        """
+        shape = self.images.shape
+        if self.images.dtype != np.uint8 or not (len(shape) == 3 or (len(shape) == 4 and shape[-1] == 3)):
+            return None
+        positions = np.asarray(indices, dtype=np.int64)
+        return (
+            self.images[positions],
+            [int(v) for v in self.labels[positions]],
+            [f"{self.prefix}{int(i):05d}" for i in positions],
+        )
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:

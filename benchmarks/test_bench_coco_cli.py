@@ -1,0 +1,137 @@
+"""``visionbench score detection`` at COCO-val scale as a whole process, against faster-coco-eval.
+
+The data are ``test_bench_coco.make_coco_like`` (5,000 images, 500,000 bbox detections) written
+as JSON files. Measured:
+
+* the whole CLI process ``visionbench score detection --gt --pred --json`` (start-up, parsing,
+  validation, evaluation and the run folder it writes), with all cores and pinned to one core
+  (``taskset``), goal at most 0.7x of
+* faster-coco-eval in this process: ``COCO(gt file)``, ``loadRes(results file)``, then
+  ``COCOeval_faster`` evaluate, accumulate and summarize (imports not counted);
+* the evaluation alone (``evaluate_coco`` on validated data) with 1 .. all cores
+  (:mod:`visionbench.tasks.coco_parallel`), whose stats must equal faster-coco-eval's.
+
+Results: ``results/bench/coco_cli.json`` and ``.md``. ``VB_BENCH_SCALE`` shrinks the data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE.parent / "results" / "bench" / "coco_cli.json"
+SCALE = float(os.environ.get("VB_BENCH_SCALE", "1.0"))
+GOAL_RATIO = 0.7
+
+
+def _make_data():
+    spec = importlib.util.spec_from_file_location("bench_coco_data", HERE / "test_bench_coco.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make_coco_like(SCALE)
+
+
+def _cli(gt: Path, pred: Path, output: Path, cores: str | None) -> tuple[float, dict]:
+    argv = [sys.executable, "-m", "visionbench.harness.cli", "score", "detection"]
+    argv += ["--gt", str(gt), "--pred", str(pred), "--json", "--output", str(output)]
+    if cores is not None and shutil.which("taskset"):
+        argv = ["taskset", "-c", cores, *argv]
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    assert done.returncode == 0, done.stderr[-2000:]
+    return seconds, json.loads(done.stdout)
+
+
+def _faster(gt: Path, pred: Path) -> tuple[float, list[float]]:
+    from faster_coco_eval import COCO, COCOeval_faster
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        start = time.perf_counter()
+        coco_gt = COCO(str(gt))
+        coco_dt = coco_gt.loadRes(str(pred))
+        ev = COCOeval_faster(coco_gt, coco_dt, "bbox", print_function=lambda *a, **k: None)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+        seconds = time.perf_counter() - start
+    return seconds, [float(v) for v in ev.stats[:12]]
+
+
+def test_score_detection_whole_process(benchmark, tmp_path: Path) -> None:
+    from visionbench.tasks.coco import METRIC_KEYS, evaluate_coco, load_coco_gt, load_coco_predictions
+    from visionbench.tasks.coco_parallel import default_workers
+
+    gt_raw, dets = _make_data()
+    gt_path, pred_path = tmp_path / "gt.json", tmp_path / "results.json"
+    gt_path.write_text(json.dumps(gt_raw))
+    pred_path.write_text(json.dumps(dets))
+    load_start = os.getloadavg()
+    faster_s, stats = _faster(gt_path, pred_path)
+    cores = default_workers()
+    whole = benchmark.pedantic(
+        lambda: _cli(gt_path, pred_path, tmp_path / "runs", None), rounds=1, iterations=1
+    )
+    one_core = _cli(gt_path, pred_path, tmp_path / "runs1", "0")
+    gt = load_coco_gt(gt_raw)
+    preds = load_coco_predictions(dets, gt, iou_type="bbox")
+    scaling = {}
+    for workers in range(1, cores + 1):
+        start = time.perf_counter()
+        result = evaluate_coco(gt, preds, workers=workers)
+        scaling[workers] = time.perf_counter() - start
+        got = [result.metrics[k] for k in METRIC_KEYS]
+        assert all((w == -1 and math.isnan(g)) or g == w for g, w in zip(got, stats, strict=True)), workers
+    cli_stats = [whole[1]["metrics"][k] for k in METRIC_KEYS]
+    identical = all((w == -1 and g is None) or g == w for g, w in zip(cli_stats, stats, strict=True))
+    out = {
+        "data": {"images": len(gt_raw["images"]), "detections": len(dets), "scale": SCALE},
+        "cores": cores,
+        "faster_coco_eval_load_evaluate_s": faster_s,
+        "cli_whole_process_s": whole[0],
+        "cli_whole_process_one_core_s": one_core[0],
+        "cli_over_faster": whole[0] / faster_s,
+        "goal_cli_over_faster": GOAL_RATIO,
+        "evaluate_coco_s_by_workers": scaling,
+        "stats_identical": identical,
+        "load_average_start": load_start,
+        "load_average_end": os.getloadavg(),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    lines = [
+        "# `visionbench score detection` at COCO-val scale, whole process",
+        "",
+        f"{out['data']['images']} images, {out['data']['detections']} detections; {cores} cores; "
+        f"load average {load_start[0]:.1f} at start, {out['load_average_end'][0]:.1f} at end; {out['measured_at']}.",
+        "",
+        "| what | seconds |",
+        "| --- | ---: |",
+        f"| faster-coco-eval load + evaluate (in process) | {faster_s:.2f} |",
+        f"| `visionbench score detection` (whole process, {cores} cores) | {whole[0]:.2f} |",
+        f"| the same, pinned to one core | {one_core[0]:.2f} |",
+        *(f"| `evaluate_coco`, {w} worker(s) | {s:.2f} |" for w, s in scaling.items()),
+        "",
+        f"- whole process / faster-coco-eval: {out['cli_over_faster']:.2f}x (goal <= {GOAL_RATIO})",
+        f"- stats identical to faster-coco-eval: {identical}",
+        "",
+        "Reproduce: `.venv/bin/pytest benchmarks/test_bench_coco_cli.py` (`VB_BENCH_SCALE=0.1` for a quick run).",
+        "",
+    ]
+    RESULTS.with_suffix(".md").write_text("\n".join(lines))
+    assert identical
+    assert np.isfinite(out["cli_over_faster"])
+    assert out["cli_over_faster"] <= GOAL_RATIO, out["cli_over_faster"]

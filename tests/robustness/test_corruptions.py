@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -95,10 +97,20 @@ def test_mce_against_a_second_zoo_model_equals_a_hand_computation(tmp_path, test
     ],
 )
 def test_grid_on_a_zoo_detector_and_segmenter(model, task, key, tmp_path, test_seed) -> None:
-    from visionbench.robustness.grid import run_grid
+    if key == "map":  # the Python API
+        from visionbench.robustness.grid import run_grid
 
-    summary = run_grid(model, task, corruptions=("gaussian_noise", "fog"), severities=(1, 5), output=tmp_path,
-                       seed=test_seed, limit=12)  # fmt: skip
+        summary = run_grid(model, task, corruptions=("gaussian_noise", "fog"), severities=(1, 5),
+                           output=tmp_path, seed=test_seed, limit=12)  # fmt: skip
+    else:  # the command line, as a whole process
+        done = subprocess.run(
+            [sys.executable, "-m", "visionbench", "corruption-grid", "--model", model, "--task", task,
+             "--corruptions", "gaussian_noise,fog", "--severities", "1,5", "--limit", "12",
+             "--seed", str(test_seed), "--output", str(tmp_path), "--no-track", "--json"],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout)
     metrics = summary["metrics"]
     cells = {k: v for k, v in metrics.items() if k.startswith(f"corrupt_{key}/")}
     assert sorted(cells) == sorted(

@@ -234,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     rescore.add_argument("--tracking-uri", default=None)
     rescore.add_argument("--no-track", action="store_true", help="with --log: write the folder, skip MLflow")
 
+    from visionbench.robustness.grid_cli import add_parser as add_grid_parser
+
+    add_grid_parser(sub)
     sync = sub.add_parser("sync", help="log run folders whose MLflow logging is pending")
     sync.add_argument("--output", default=DEFAULT_OUTPUT)
     sync.add_argument(
@@ -297,6 +300,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return serve(source=args.source, host=args.host, port=args.port)
     if args.command == "rescore":
         return _cmd_rescore(args)
+    if args.command == "corruption-grid":
+        from visionbench.robustness.grid_cli import grid_command
+
+        return grid_command(args)
     if args.command == "sync":
         from visionbench.harness.tracking import sync_command
 

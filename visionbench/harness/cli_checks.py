@@ -180,6 +180,8 @@ SCHEMA: dict[str, tuple[str, Check]] = {
     "baseline": ("--baseline", _text),
     "candidate": ("--candidate", _text),
     "rules": ("--rules", _file),
+    "corruptions": ("--corruptions", lambda v, f: _grid_check("check_corruptions", v, f)),
+    "severities": ("--severities", lambda v, f: _grid_check("check_severities", v, f)),
     "seed": ("--seed", _option(Option("int", minimum=0, maximum=2**32 - 1))),
     "markdown": ("--markdown", _flag_or_file),  # compare: a flag; gate: the file to write
     "junit": ("--junit", _new_file),
@@ -192,6 +194,12 @@ SCHEMA: dict[str, tuple[str, Check]] = {
 }
 # score KIND: what --gt and --pred must be
 KIND_PATHS = {"classification": _file, "detection": _file, "segmentation": _folder, "captioning": _file}
+
+
+def _grid_check(name: str, value: Any, flag: str) -> None:
+    from visionbench.robustness import grid_cli
+
+    getattr(grid_cli, name)(value, flag)
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -212,7 +220,7 @@ def check_args(args: argparse.Namespace) -> None:
     command, track = values.get("command"), not values.get("no_track")
     logs = (
         command == "sync"
-        or (command in ("run", "demo") and track)
+        or (command in ("run", "demo", "corruption-grid") and track)
         or (command == "rescore" and values["log"] and track)
     )
     if logs and values.get("tracking_uri") is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -268,7 +267,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _cmd_run(args)
     if args.command == "score":
-        return _cmd_score(args)
+        from visionbench.harness.cli_handlers import score_command
+
+        return score_command(args)
     if args.command == "list":
         return _cmd_list(args)
     if args.command == "compare":
@@ -299,7 +300,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return serve(source=args.source, host=args.host, port=args.port)
     if args.command == "rescore":
-        return _cmd_rescore(args)
+        from visionbench.harness.cli_handlers import rescore_command
+
+        return rescore_command(args)
     if args.command == "corruption-grid":
         from visionbench.robustness.grid_cli import grid_command
 
@@ -312,9 +315,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _emit_json(obj: Any) -> None:
-    from visionbench.harness.record import clean
+    from visionbench.harness.cli_handlers import emit_json
 
-    sys.stdout.write(json.dumps(clean(obj), sort_keys=False) + "\n")
+    emit_json(obj)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -384,63 +387,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_rescore(args: argparse.Namespace) -> int:
-    from visionbench.harness.rescore import rescore, rescored_record
-
-    run_dir = Path(args.run_dir)
-    record, task, result = rescore(run_dir)
-    out: dict[str, Any] = {
-        "task": record["task"]["id"],
-        "model": record["model"]["spec"],
-        "run": str(run_dir),
-        "metrics": result.metrics,
-    }
-    if args.log:
-        from visionbench.harness.outputs import publish
-        from visionbench.harness.store import StateStore, resolve_store
-
-        new = rescored_record(record, task, result, run_dir)
-        output = run_dir.parents[2]
-        store: StateStore = resolve_store(run_dir, record)
-        precision = record["environment"]["precision"]
-        directory = publish(
-            new,
-            result,
-            output,
-            record["task"]["id"],
-            record["model"]["spec"],
-            precision,
-            store,
-            track=not args.no_track,
-            tracking_uri=args.tracking_uri,
-        )
-        if args.no_track:
-            new["tracking"] = {
-                "uri": None,
-                "experiment": None,
-                "run_id": None,
-                "status": "disabled",
-                "error": None,
-            }
-            from visionbench.harness.record import write_record
-
-            write_record(new, directory)
-        else:
-            from visionbench.harness.tracking import log_record
-
-            log_record(new, directory, args.tracking_uri)
-        out["record"] = str(directory / "record.json")
-        out["tracking"] = new.get("tracking")
-    if args.json:
-        _emit_json(out)
-    else:
-        for key, value in result.metrics.items():
-            print(f"{key:28s} {value:.6f}" if value is not None and value == value else f"{key:28s} -")
-        if args.log:
-            print(f"  -> {out['record']}")
-    return 0
-
-
 def _print_run(record: dict[str, Any], directory: Path) -> None:
     from visionbench.harness.report import headline_line
 
@@ -449,47 +395,6 @@ def _print_run(record: dict[str, Any], directory: Path) -> None:
     status = tracking.get("status")
     where = f"MLflow run {tracking.get('run_id')}" if status == "logged" else f"MLflow {status}"
     print(f"  -> {directory / 'record.json'} ({where})")
-
-
-def _cmd_score(args: argparse.Namespace) -> int:
-    if args.kind == "captioning":
-        from visionbench.harness.scoring_captioning import print_score
-
-        return print_score(args)
-    if args.kind == "detection":
-        from visionbench.harness.scoring_detection import score_detection
-
-        result = score_detection(
-            Path(args.gt), Path(args.pred), iou_type=args.iou_type, segm_area=args.segm_area
-        )
-    elif args.kind == "segmentation":
-        from visionbench.harness.scoring_segmentation import score_segmentation
-
-        result = score_segmentation(
-            Path(args.gt),
-            Path(args.pred),
-            num_classes=args.num_classes,
-            ignore_index=args.ignore_index,
-            class_names=args.class_names,
-        )
-    else:
-        from visionbench.harness.scoring import score_classification
-
-        result = score_classification(Path(args.gt), Path(args.pred))
-    from visionbench.harness.compare_cli import write_score_run
-
-    result["record"] = write_score_run(args)
-    if args.json:
-        _emit_json(result)
-    else:
-        for key, value in result["metrics"].items():
-            print(f"{key:24s} {value:.6f}" if value is not None else f"{key:24s} -")
-        print(
-            f"  -> {result['record']}"
-            if result["record"]
-            else "  (no run folder: the results carry no boxes)"
-        )
-    return 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

@@ -95,6 +95,8 @@ DECLARATIONS: dict[str, KindDeclaration] = {
             Metric("f1_macro", "Macro F1"),
             Metric("auroc_macro", "Macro AUROC"),
             Metric("ece", "Expected calibration error", higher_is_better=False),
+            Metric("nll", "Negative log-likelihood", higher_is_better=False, unit="nats"),
+            Metric("brier", "Brier score", higher_is_better=False),
         ),
         bootstrapped=("top1", "f1_macro"),
         per_class_prefix="f1",

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 GOLDEN = Path(__file__).with_name("demo_records.json")
+ADDED_SINCE_GOLDEN = {"nll", "brier"}
 
 
 def demo_pairs() -> list[tuple[str, str]]:
@@ -54,7 +55,11 @@ def test_demo_record_equals_golden(model: str, task: str, tmp_path: Path) -> Non
     output = run_pair(model, task, tmp_path, whole=True)
     got = output["metrics"]
     check_manifest(model.removeprefix("zoo:"), output, tmp_path)
-    assert sorted(got) == sorted(expected), f"metric keys changed for {model} on {task}"
+    missing, added = set(expected) - set(got), set(got) - set(expected)
+    assert not missing, f"metric keys lost for {model} on {task}: {sorted(missing)}"
+    # keys added after the golden file was written; their values are checked against references
+    # (tests/checks/test_calibration_reference.py), not here
+    assert added <= ADDED_SINCE_GOLDEN, f"metric keys added for {model} on {task}: {sorted(added)}"
     for key, want in expected.items():
         have = got[key]
         if want is None or have is None:

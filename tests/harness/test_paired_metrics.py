@@ -85,7 +85,13 @@ def _probabilities(rng: np.random.Generator, y: np.ndarray, k: int, signal: floa
 
 def _sklearn_metrics(y: np.ndarray, probs: np.ndarray, k: int) -> dict[str, float]:
     import torch
-    from sklearn.metrics import precision_recall_fscore_support, roc_auc_score, top_k_accuracy_score
+    from sklearn.metrics import (
+        brier_score_loss,
+        log_loss,
+        precision_recall_fscore_support,
+        roc_auc_score,
+        top_k_accuracy_score,
+    )
     from torchmetrics.functional.classification import multiclass_calibration_error
 
     pred = probs.argmax(axis=1)
@@ -102,6 +108,8 @@ def _sklearn_metrics(y: np.ndarray, probs: np.ndarray, k: int) -> dict[str, floa
         "f1_macro": float(f),
         "auroc_macro": float(np.mean(aucs)),
         "ece": float(ece),
+        "nll": float(log_loss(y, probs, labels=np.arange(k))),
+        "brier": float(brier_score_loss(y, probs, labels=np.arange(k), scale_by_half=False)),
     }
 
 
@@ -137,7 +145,9 @@ def test_hard_label_runs_list_the_score_metrics_as_not_compared() -> None:
     report = compare.compare_runs(a, b, resamples=200)
     assert [r["metric"] for r in report["metrics"]] == ["top1", "precision_macro", "recall_macro", "f1_macro"]
     skipped = {item["metric"]: item["reason"] for item in report["not_compared"]}
-    assert sorted(skipped) == ["auroc_macro", "ece", "top5"] and "hard labels" in skipped["top5"]
+    assert (
+        sorted(skipped) == ["auroc_macro", "brier", "ece", "nll", "top5"] and "hard labels" in skipped["top5"]
+    )
     assert "top5" in "\n".join(
         compare.comparison_lines(report)
     ) and "Not compared" in compare.comparison_markdown(report)

@@ -188,3 +188,21 @@ def test_tracking_server_source(tmp_path: Path, cache: Path) -> None:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
         log.close()
+
+
+def test_folder_summary_names_unreadable_records_in_one_pass(cache: Path, tmp_path: Path) -> None:
+    """The skipped list comes with the summary, from the first read and from its on-disk copy."""
+    from visionbench.leaderboard.synthetic import many_records, write_run_folder
+
+    root = tmp_path / "runs"
+    for i, record in enumerate(many_records(5)):
+        write_run_folder(record, root / f"run-{i}")
+    (root / "run-bad").mkdir()
+    (root / "run-bad" / "record.json").write_text('{"schema_version": 2')
+    source = Source("folder", str(root))
+    first = data.load_summary(source)
+    assert len(first) == 5
+    [(path, reason)] = first.attrs[data.SKIPPED]
+    assert path.endswith("run-bad/record.json") and "cannot read results record" in reason
+    again = data.load_summary(source)  # from the stored copy
+    assert again.attrs[data.SKIPPED] == [(path, reason)]

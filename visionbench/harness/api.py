@@ -47,6 +47,8 @@ def evaluate(
     name: str | None = None,
     task_args: Mapping[str, Any] | None = None,
     quiet: bool = True,
+    remeasure: bool = False,
+    checks: bool = True,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on ``task`` and return the results record (the run folder is written too).
 
@@ -55,7 +57,9 @@ def evaluate(
     :class:`~visionbench.contracts.Dataset`. ``preprocess``, ``classes`` and ``name`` describe an
     in-memory model (see :func:`visionbench.adapters.adapter_for_object`). ``batch_size="auto"``,
     ``channels_last`` and ``compile`` are the command line's ``--batch-size auto``, ``--channels-last``
-    and ``--compile``.
+    and ``--compile``; ``remeasure`` is ``--remeasure`` (time the model again on a rerun that the
+    prediction store served, instead of reusing the earlier run's efficiency figures); ``checks=False``
+    is ``--no-checks`` (no trust checks, no ``checks`` section in the record).
     """
     from visionbench.harness.runner import execute
     from visionbench.harness.specs import RunSpec, load_label_map, parse_model_spec, parse_task_spec
@@ -108,6 +112,8 @@ def evaluate(
         workers=workers,
         adapter=adapter,
         dataset=dataset,
+        remeasure=remeasure,
+        checks=checks,
     )
     return outcome.record
 

@@ -1,4 +1,5 @@
-"""The batched data path: array-backed datasets decoded and preprocessed a whole batch at a time.
+"""The runner's data paths: the per-sample DataLoader view (``LoaderView``, ``Collate``), and
+array-backed datasets decoded and preprocessed a whole batch at a time.
 
 The per-sample path (a DataLoader over ``Dataset.load`` and the adapter's transform) makes one PIL
 image per sample; for 28x28 Fashion-MNIST that costs more than the model. When the dataset can
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from visionbench.contracts import Dataset, ImageMeta
+from visionbench.errors import VisionbenchError
 
 
 def array_batches(
@@ -48,3 +50,45 @@ def _iterate(
         metas = [ImageMeta(i, s, int(width), int(height)) for i, s in zip(indices, sample_ids, strict=True)]
         # collate sees one tensor per sample, as on the per-sample path
         yield metas, collate(list(batch(images).unbind(0))), targets, []
+
+
+class LoaderView:
+    """Decodes and transforms samples inside DataLoader workers; errors travel back as messages."""
+
+    def __init__(self, dataset: Dataset, transform: Any, positions: list[int]) -> None:
+        self.dataset, self.transform, self.positions = dataset, transform, positions
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, item: int) -> tuple:
+        index = self.positions[item]
+        try:
+            sample = self.dataset.load(index)
+            width, height = sample.image.size
+            return (
+                ImageMeta(index, sample.sample_id, width, height),
+                self.transform(sample.image),
+                sample.target,
+                None,
+            )
+        except VisionbenchError as exc:
+            return (index, None, None, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a transform failing on one sample names that sample
+            return (index, None, None, f"sample {index} of {self.dataset.name}: {type(exc).__name__}: {exc}")
+
+
+class Collate:
+    """The DataLoader's collate: the adapter's own over the good samples, bad ones kept as messages."""
+
+    def __init__(self, collate: Any) -> None:
+        self.collate = collate
+
+    def __call__(self, items: list[tuple]) -> tuple:
+        """``(metas, inputs, targets, errors)``: the good samples batched, the bad ones as (index, message)."""
+        errors = [(item[0], item[3]) for item in items if item[3] is not None]
+        good = [item for item in items if item[3] is None]
+        if not good:
+            return [], None, [], errors
+        metas, inputs, targets, _ = zip(*good, strict=True)
+        return list(metas), self.collate(list(inputs)), list(targets), errors

@@ -53,6 +53,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         help="a sample that cannot be decoded: stop the run (fail, default) or skip it, listed in the record",
     )
     p.add_argument("--quiet", action="store_true")
+    p.add_argument(
+        "--no-checks", action="store_true", help="skip the trust checks (visionbench check) of each run"
+    )
 
 
 def _batch_size(text: str) -> int | str:
@@ -117,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print the results as JSON on stdout and nothing else"
     )
     _add_run_options(run)
+    run.add_argument(
+        "--remeasure",
+        action="store_true",
+        help="time the model again when every prediction came from the store (default: reuse the "
+        "efficiency figures of an earlier run measured on the same hardware with the same settings)",
+    )
 
     score = sub.add_parser("score", help="score prediction files without a model")
     score_sub = score.add_subparsers(dest="kind", required=True, metavar="KIND")
@@ -236,6 +245,15 @@ def build_parser() -> argparse.ArgumentParser:
     from visionbench.robustness.grid_cli import add_parser as add_grid_parser
 
     add_grid_parser(sub)
+    from visionbench.checks.command import add_parser as add_check_parser
+
+    add_check_parser(sub)
+    from visionbench.harness.language_table import add_parser as add_language_parser
+
+    add_language_parser(sub)
+    from visionbench.harness.suite_run import add_parser as add_suite_parser
+
+    add_suite_parser(sub)
     sync = sub.add_parser("sync", help="log run folders whose MLflow logging is pending")
     sync.add_argument("--output", default=DEFAULT_OUTPUT)
     sync.add_argument(
@@ -303,10 +321,22 @@ def _dispatch(args: argparse.Namespace) -> int:
         from visionbench.harness.cli_handlers import rescore_command
 
         return rescore_command(args)
+    if args.command == "check":
+        from visionbench.checks.command import check_command
+
+        return check_command(args)
     if args.command == "corruption-grid":
         from visionbench.robustness.grid_cli import grid_command
 
         return grid_command(args)
+    if args.command == "language-table":
+        from visionbench.harness.language_table import language_table_command
+
+        return language_table_command(args)
+    if args.command == "suite":
+        from visionbench.harness.suite_run import suite_command
+
+        return suite_command(args)
     if args.command == "sync":
         from visionbench.harness.tracking import sync_command
 
@@ -366,6 +396,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 workers=args.workers,
                 on_bad_sample=args.on_bad_sample,
                 use_store=not args.no_cache,
+                remeasure=args.remeasure,
+                checks=not args.no_checks,
             )
             record = outcome.record
             if record is None:  # a rank other than 0 of a torchrun job: rank 0 reports
@@ -391,6 +423,10 @@ def _print_run(record: dict[str, Any], directory: Path) -> None:
     from visionbench.harness.report import headline_line
 
     print(headline_line(record))
+    from visionbench.checks.findings import serious_lines
+
+    for line in serious_lines(record):
+        print(line)
     tracking = record.get("tracking") or {}
     status = tracking.get("status")
     where = f"MLflow run {tracking.get('run_id')}" if status == "logged" else f"MLflow {status}"

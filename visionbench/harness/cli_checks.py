@@ -141,6 +141,7 @@ SCHEMA: dict[str, tuple[str, Check]] = {
     "quiet": ("--quiet", _none),
     "no_track": ("--no-track", _none),
     "no_cache": ("--no-cache", _none),
+    "remeasure": ("--remeasure", _none),
     "log": ("--log", _none),
     "what": ("WHAT", _none),
     "iou_type": ("--iou-type", _none),
@@ -191,9 +192,33 @@ SCHEMA: dict[str, tuple[str, Check]] = {
     "power": ("--power", _option(Option("float", minimum=0.01, maximum=0.999999))),
     "metric": ("--metric", _text),
     "write": ("--write", _new_file),
+    "suite_command": ("ACTION", _none),  # argparse choices
+    "suite_file": ("SUITE", _file),  # its contents: harness/suite_file.py names file, entry and key
+    "shard": ("--shard", lambda v, f: _shard(v, f)),
+    "dry_run": ("--dry-run", _none),
+    "readme": ("--readme", _file),  # language-table: the file whose marked section is replaced
+    "check": ("--check", _none),
+    "no_checks": ("--no-checks", _none),
+    "write_golden": ("--write-golden", _none),
+    "samples": ("--samples", lambda v, f: _checks_option("check_samples", v, f)),
+    "golden_dir": ("--golden-dir", lambda v, f: _checks_option("check_golden_dir", v, f)),
 }
 # score KIND: what --gt and --pred must be
 KIND_PATHS = {"classification": _file, "detection": _file, "segmentation": _folder, "captioning": _file}
+
+
+def _checks_option(name: str, value: Any, flag: str) -> None:
+    from visionbench.checks import command
+
+    getattr(command, name)(value, flag)
+
+
+def _shard(value: Any, flag: str) -> None:
+    """suite run --shard: ``i/N`` with 0 <= i < N."""
+    if value is not None:
+        from visionbench.harness.suite_file import parse_shard
+
+        parse_shard(value, flag)
 
 
 def _grid_check(name: str, value: Any, flag: str) -> None:
@@ -213,14 +238,14 @@ def check_args(args: argparse.Namespace) -> None:
     if values.get("command") == "score":
         for dest in ("gt", "pred"):
             KIND_PATHS[values["kind"]](values[dest], f"--{dest}")
-    if values.get("command") in ("compare", "gate") and values["bootstrap"] < 1:
+    if values.get("command") in ("compare", "gate", "language-table") and values["bootstrap"] < 1:
         raise ConfigError(
             f"--bootstrap {values['bootstrap']}: {values['command']} needs at least 1 paired resample"
         )
     command, track = values.get("command"), not values.get("no_track")
     logs = (
         command == "sync"
-        or (command in ("run", "demo", "corruption-grid") and track)
+        or (command in ("run", "demo", "corruption-grid", "suite") and track)
         or (command == "rescore" and values["log"] and track)
     )
     if logs and values.get("tracking_uri") is None:

@@ -1,91 +1,85 @@
-"""``visionbench demo``: the built-in zoo on the built-in tasks, logged, then ranked in the terminal."""
+"""``visionbench demo``: the built-in suite file (``visionbench/suites/demo.yaml``), logged, then ranked in the terminal."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from visionbench.harness.report import print_leaderboard
 
+if TYPE_CHECKING:
+    from visionbench.harness.suite_file import Suite, SuiteRun
+
+
+def demo_suite() -> Suite:
+    """The built-in demo suite file, ``visionbench/suites/demo.yaml`` (loaded and checked)."""
+    from visionbench.harness.suite_file import load_suite
+    from visionbench.suites import DEMO_SUITE
+
+    return load_suite(DEMO_SUITE)
+
 
 def demo_plan() -> list[tuple[str, str]]:
-    """(model spec, task spec) pairs for every zoo model on the task it was built for."""
-    from visionbench.harness.specs import TASK_ALIASES
-    from visionbench.zoo.catalog import ZOO
+    """(model spec, task spec) of the demo suite's ``runs:``, in order, leaving out runs whose data is absent.
 
-    plan = []
-    for name, entry in ZOO.items():
-        task = TASK_ALIASES.get(entry.dataset, entry.dataset)
-        if entry.dataset == "fashion-mnist" and not _fashion_available():
-            continue
-        if entry.kind == "captioning":
-            # 50 scenes: beam search runs image by image; METEOR's JVM takes seconds to start (twice,
-            # with the rescore check), so the demo leaves it out
-            task += "?n=50&meteor=off"
-        plan.append((f"zoo:{name}", task))
-    plan += [(model, DEMO_ROBUSTNESS) for model in ("zoo:digits-linear", "zoo:digits-cnn")]
-    return plan
+    The generalisation pairings' shifted runs are not part of it: ``run_demo`` adds those of the
+    models whose in-distribution run is in the plan.
+    """
+    return [(run.model, run.task) for run in _matrix(demo_suite()) if not _missing(run)]
 
 
-# Two zoo digits models under attack (FGSM and PGD at two radii, with the honesty checks) and a small
-# corruption grid with digits-linear as the mCE baseline: a few seconds each on a CPU.
-DEMO_ROBUSTNESS = (
-    "robustness:digits?attacks=fgsm,pgd&eps=8/255,0.1&n=64"
-    "&corruptions=gaussian_noise,contrast&severities=1,3,5&baseline=zoo:digits-linear"
-)
+def _matrix(suite: Suite) -> list[SuiteRun]:
+    return [run for run in suite.runs if run.pairing is None and run.where.startswith("runs[")]
 
 
-def _fashion_available() -> bool:
-    from visionbench.tasks.data.idx import DEFAULT_FASHION_MNIST_DIR
-
-    return Path(DEFAULT_FASHION_MNIST_DIR).is_dir()
+def _missing(run: SuiteRun) -> str:
+    """The first required path of ``run`` that does not exist ("" when all do)."""
+    return next((p for p in run.options.get("requires", []) if not Path(p).exists()), "")
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from visionbench.harness.runner import execute
-    from visionbench.harness.specs import RunSpec, parse_model_spec, parse_task_spec
+    from visionbench.harness.suite_file import SuiteRun
+    from visionbench.harness.suite_run import run_suite
 
-    records, directories = [], []
-    plan = demo_plan()
-    for number, (model, task) in enumerate(plan, start=1):
-        spec = RunSpec(
-            parse_model_spec(model),
-            parse_task_spec(task),
-            args.device,
-            args.precision,
-            args.batch_size,
-            args.limit,
-            channels_last=args.channels_last,
-            compile=args.compile,
-        )
-        if not args.quiet:
-            print(f"[{number}/{len(plan)}] {model} on {task}", flush=True)
-        outcome = execute(
-            spec,
-            output=Path(args.output),
-            suite=args.suite,
-            tracking_uri=args.tracking_uri,
-            track=not args.no_track,
-            quiet=args.quiet,
-            bootstrap_reps=args.bootstrap,
-            workers=args.workers,
-            on_bad_sample=args.on_bad_sample,
-            use_store=not args.no_cache,
-        )
-        records.append(outcome.record)
-        directories.append(outcome.directory)
+    suite = demo_suite()
+    by_pair = {(run.model, run.task): run for run in _matrix(suite)}
+    plan = [by_pair.get(pair) or SuiteRun(pair[0], pair[1], {}, "demo_plan") for pair in demo_plan()]
+    keys = {run.key for run in plan}
+    runs = plan + [run for run in suite.runs if run.pairing is not None and run.pairing.reference in keys]
+    if not args.quiet:
+        for run in _matrix(suite):
+            if _missing(run):
+                hint = run.options.get("hint")
+                print(f"skipped {run.label()}: {_missing(run)} not found" + (f" ({hint})" if hint else ""))
+    outcomes = run_suite(runs, args, experiment=args.suite, quiet=args.quiet)
+    done = [o for o in outcomes if o.record is not None]
+    records = [o.record for o in done]
+    directories = [o.directory for o in done]
     print_leaderboard(records)
     if not args.quiet:
         _rescore_check(directories)
-    runs: dict[str, Path] = {}
+        _print_gaps(records)
+    runs_by_model: dict[str, Path] = {}
     for record, directory in zip(records, directories, strict=True):  # a model's first run: its own task
-        runs.setdefault(record["model"]["spec"], directory)
-    compare_and_gate(runs.get("zoo:digits-mlp"), runs.get("zoo:digits-cnn"))
-    compare_and_gate(runs.get("zoo:shapes-captioner-tiny"), runs.get("zoo:shapes-captioner"))
+        runs_by_model.setdefault(record["model"]["spec"], directory)
+    compare_and_gate(runs_by_model.get("zoo:digits-mlp"), runs_by_model.get("zoo:digits-cnn"))
+    compare_and_gate(
+        runs_by_model.get("zoo:shapes-captioner-tiny"), runs_by_model.get("zoo:shapes-captioner")
+    )
     tracking = {r.get("tracking", {}).get("uri") for r in records} - {None}
     if tracking:
         print(f"logged to MLflow at {', '.join(sorted(tracking))}; records under {args.output}")
     return 0
+
+
+def _print_gaps(records: list[dict]) -> None:
+    """The generalisation pairings' gaps, one line each."""
+    from visionbench.harness.suite_run import gap_line
+
+    for record in records:
+        if record.get("generalisation"):
+            print(f"{record['model']['spec']}: {gap_line(record['generalisation'])}")
 
 
 def _rescore_check(directories: list[Path]) -> None:

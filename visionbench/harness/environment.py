@@ -40,9 +40,9 @@ def check_precision(precision: str, device: str) -> str:
 
 
 def device_name(device: str) -> str:
-    import torch
-
     if device.startswith("cuda"):
+        import torch
+
         return torch.cuda.get_device_name(torch.device(device))
     if device == "mps":
         return "Apple MPS"
@@ -75,33 +75,78 @@ def code_version() -> dict[str, Any]:
     return info
 
 
-def environment(device: str, precision: str, batch_size: int, num_workers: int) -> dict[str, Any]:
-    """The machine and software a run used; ``libraries`` lists the metric and model libraries' versions."""
-    import torch
+def environment(
+    device: str, precision: str, batch_size: int, num_workers: int, *, model_ran: bool = True
+) -> dict[str, Any]:
+    """The machine and software a run used; ``libraries`` lists the metric and model libraries' versions.
 
+    ``model_ran=False`` (scoring prediction files, where no model runs) leaves torch unimported:
+    its version is read from the installed package and the thread counts are None.
+    """
     from visionbench.harness.identity import library_versions
 
+    torch = None
+    if model_ran:
+        import torch
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda if device.startswith("cuda") else None,
+        "torch": torch.__version__ if torch is not None else installed_torch_version(),
+        "cuda": torch.version.cuda if torch is not None and device.startswith("cuda") else None,
         "device": device,
         "device_name": device_name(device),
         "hardware": device_name(device) if device != "cpu" else f"cpu ({_cpu_count()} cores)",
-        "hardware_fingerprint": hardware_fingerprint(device),
+        "hardware_fingerprint": hardware_fingerprint(device, model_ran=model_ran),
         "precision": precision,
         "batch_size": batch_size,
         "num_workers": num_workers,
-        "num_threads": torch.get_num_threads(),
+        "num_threads": torch.get_num_threads() if torch is not None else None,
         "libraries": library_versions(),
     }
 
 
-def hardware_fingerprint(device: str) -> dict[str, Any]:
-    """CPU model and cores, GPU model and driver, torch/CUDA/cuDNN versions and thread counts."""
+@lru_cache(maxsize=1)
+def installed_torch_version() -> str | None:
+    """``torch.__version__`` read from the installed package's ``version.py``, without importing torch."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        try:
+            text = (Path(folder) / "version.py").read_text(encoding="utf-8")
+        except OSError:
+            continue
+        found = re.search(r"^__version__\s*(?::[^=]*)?=\s*['\"]([^'\"]+)['\"]", text, re.MULTILINE)
+        if found:
+            return found.group(1)
+    return None
+
+
+def hardware_fingerprint(device: str, *, model_ran: bool = True) -> dict[str, Any]:
+    """CPU model and cores, GPU model and driver, torch/CUDA/cuDNN versions and thread counts.
+
+    ``model_ran=False``: torch is not imported (CPU only); torch's version comes from the
+    installed package and the thread counts are None.
+    """
     import os
 
+    if not model_ran and not device.startswith("cuda"):
+        return {
+            "cpu_model": _cpu_model(),
+            "cpu_cores_usable": _cpu_count(),
+            "cpu_logical": os.cpu_count(),
+            "gpu_model": None,
+            "gpu_driver": None,
+            "gpu_capability": None,
+            "torch": installed_torch_version(),
+            "cuda": None,
+            "cudnn": None,
+            "torch_threads": None,
+            "torch_interop_threads": None,
+        }
     import torch
 
     cuda = device.startswith("cuda")

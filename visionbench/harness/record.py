@@ -47,7 +47,14 @@ def schema() -> dict[str, Any]:
 
 
 def validate(record: dict[str, Any], *, source: str = "record") -> None:
-    """Raise DataError naming the field when the record does not match the JSON schema."""
+    """Raise DataError naming the field when the record does not match the JSON schema.
+
+    A record passes the compiled check of ``record_check`` at once; jsonschema only runs to name
+    what is wrong (and has the last word)."""
+    from visionbench.harness.record_check import record_check
+
+    if record_check()(record):
+        return
     import jsonschema
 
     errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(record), key=lambda e: list(e.path))
@@ -233,6 +240,8 @@ FIELDS: tuple[tuple[str, str | None, Any], ...] = (
     ("peak_mem_kind", "vb.peak_mem_kind", lambda r: (r.get("measurement") or {}).get("peak_mem", "")),
     ("knobs", "vb.knobs", lambda r: _knobs(r)),
     ("honesty", "vb.honesty", lambda r: _honesty(r)),
+    ("checks", "vb.checks", lambda r: _checks(r)),
+    ("generalisation", "vb.generalisation", lambda r: _generalisation_label(r)),
 )
 # MLflow params: (param name, how to read it from a record); num_samples and batch_size feed rows too.
 PARAMS: tuple[tuple[str, Any], ...] = (
@@ -259,6 +268,10 @@ def metric_values(record: dict[str, Any]) -> dict[str, float]:
         for key, value in record[section].items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 out[key] = float(value)
+    if "generalisation" in record:  # the shifted side of a suite's pairing: its gap
+        from visionbench.harness.generalisation import gap_metrics
+
+        out.update(gap_metrics(record))
     return out
 
 
@@ -267,6 +280,10 @@ def to_mlflow(record: dict[str, Any]) -> tuple[dict[str, str], dict[str, str], d
     tags = {tag: str(get(record)) for _, tag, get in FIELDS if tag}
     tags["mlflow.runName"] = f"{record['model']['name']} @ {record['task']['id']}"
     params = {name: str(get(record))[:6000] for name, get in PARAMS}
+    if "generalisation" in record:
+        from visionbench.harness.generalisation import gap_params
+
+        params.update(gap_params(record))
     return tags, params, metric_values(record)
 
 
@@ -332,6 +349,22 @@ def _honesty(record: dict[str, Any]) -> str:
     if not isinstance(honesty, dict):
         return ""
     return ", ".join(sorted({f.get("check", "?") for f in honesty.get("flags", [])})) or "passed"
+
+
+def _generalisation_label(record: dict[str, Any]) -> str:
+    """What a shifted run's generalisation gap compares ("" for other runs)."""
+    if "generalisation" not in record:
+        return ""
+    from visionbench.harness.generalisation import gap_label
+
+    return gap_label(record)
+
+
+def _checks(record: dict[str, Any]) -> str:
+    """The worst severity of a run's trust checks (``ok`` ... ``error``; "" for records without checks)."""
+    from visionbench.checks.findings import section_worst
+
+    return section_worst(record)
 
 
 def _budget(record: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from visionbench.contracts import Adapter, Dataset, ImageMeta, Task, TaskResult, TaskSpec
 from visionbench.errors import DataError, ModelError, VisionbenchError
 from visionbench.harness import timing
+from visionbench.harness.batches import Collate, LoaderView
 from visionbench.harness.environment import check_precision, code_version, environment, select_device
 from visionbench.harness.faults import kill_point
 from visionbench.harness.outputs import complete_store, publish, state_meta
@@ -50,46 +51,6 @@ def build_adapter(run: RunSpec, kind: str) -> Adapter:
     from visionbench.registry import build_adapter as build
 
     return build(run.model, kind)
-
-
-class _LoaderView:
-    """Decodes and transforms samples inside DataLoader workers; errors travel back as messages."""
-
-    def __init__(self, dataset: Dataset, transform: Any, positions: list[int]) -> None:
-        self.dataset, self.transform, self.positions = dataset, transform, positions
-
-    def __len__(self) -> int:
-        return len(self.positions)
-
-    def __getitem__(self, item: int) -> tuple:
-        index = self.positions[item]
-        try:
-            sample = self.dataset.load(index)
-            width, height = sample.image.size
-            return (
-                ImageMeta(index, sample.sample_id, width, height),
-                self.transform(sample.image),
-                sample.target,
-                None,
-            )
-        except VisionbenchError as exc:
-            return (index, None, None, str(exc))
-        except Exception as exc:  # noqa: BLE001 - a transform failing on one sample names that sample
-            return (index, None, None, f"sample {index} of {self.dataset.name}: {type(exc).__name__}: {exc}")
-
-
-class _Collate:
-    def __init__(self, collate: Any) -> None:
-        self.collate = collate
-
-    def __call__(self, items: list[tuple]) -> tuple:
-        """``(metas, inputs, targets, errors)``: the good samples batched, the bad ones as (index, message)."""
-        errors = [(item[0], item[3]) for item in items if item[3] is not None]
-        good = [item for item in items if item[3] is None]
-        if not good:
-            return [], None, [], errors
-        metas, inputs, targets, _ = zip(*good, strict=True)
-        return list(metas), self.collate(list(inputs)), list(targets), errors
 
 
 def default_workers(dataset: Dataset, requested: int | None) -> int:
@@ -139,6 +100,11 @@ def execute(
     dataset: Dataset | None = None,
     on_bad_sample: str = "fail",
     use_store: bool = True,
+    remeasure: bool = False,
+    checks: bool = True,
+    golden_dir: Path | None = None,
+    reuse_stored: Any = None,
+    annotate: Any = None,
 ) -> RunOutcome:
     """Evaluate ``run.model`` on ``run.task``, write the run folder under ``output`` and log it.
 
@@ -146,6 +112,14 @@ def execute(
     in-memory models and datasets this way). Under torchrun every rank calls this; rank 0 alone
     writes the record and logs it. Samples whose state the store already holds for this
     prediction identity are not predicted again (``use_store=False``, ``--no-cache``: all are).
+    When none was, the efficiency figures of an earlier run measured under the same conditions are
+    reused and named in ``measurement.reused_from`` (``remeasure=True``: timed again; see
+    :mod:`visionbench.harness.measurement_reuse`).
+    ``checks`` runs the trust checks (:mod:`visionbench.checks`) into the record's ``checks`` section;
+    ``golden_dir`` holds the preprocessing golden files (default: the package's own).
+    ``reuse_stored(identity)`` may return the outcome of a stored run of the same content identity,
+    which is then returned instead of running (suites skip what they hold); ``annotate(record, task)``
+    may add sections to the record before it is published and logged (a suite's generalisation gap).
     """
     import torch
 
@@ -197,6 +171,16 @@ def execute(
             metric_version=task.metric_version,
             bootstrap=statistics,
         )
+        if reuse_stored is not None and not dist.enabled:
+            stored = reuse_stored(identity)
+            if stored is not None:
+                return stored
+        from visionbench.checks import finish_checks, start_checks
+
+        checker = start_checks(
+            checks and dist.is_main, adapter, task, compiled=run.compile,
+            device=device, precision=precision, seed=run.seed, golden_dir=golden_dir,
+        )  # fmt: skip
         store = StateStore.for_identity(output, identity["prediction"])
         if dist.is_main:
             store.write_meta(state_meta(run, task, total, identity))
@@ -256,10 +240,20 @@ def execute(
         result = task.compute()
         add_task_intervals(task, result.metrics, reps=bootstrap_reps, seed=run.seed)
         result.artifacts.update(gallery.artifacts(result.per_sample))
-        efficiency, measurement = measure.finish(meter, adapter, run.batch_size, len(positions), task.dataset)
+        checks_section = finish_checks(checker, result)
+        env = {**environment(device, run.precision, run.batch_size, num_workers), **measure.knob_settings()}
+        from visionbench.harness.measurement_reuse import find_reusable
+
+        reusable = not positions and use_store and not remeasure and distributed is None
+        reused = reusable and find_reusable(
+            output, run.task.id, run.model.spec, precision,
+            prediction_identity=identity["prediction"], environment=env,
+        )  # fmt: skip
+        efficiency, measurement = reused or measure.finish(
+            meter, adapter, run.batch_size, len(positions), task.dataset
+        )
         if distributed is not None:
             efficiency["throughput_ips"] = distributed["throughput_ips"]
-        env = {**environment(device, run.precision, run.batch_size, num_workers), **measure.knob_settings()}
         from visionbench.harness.record import build_record
 
         record = build_record(
@@ -285,6 +279,10 @@ def execute(
             skipped=skipped,
         )
         record["measurement"] = measurement
+        if annotate is not None:
+            annotate(record, task)
+        if checks_section is not None:
+            record["checks"] = checks_section
         directory = publish(
             record,
             result,
@@ -344,12 +342,12 @@ def _predict_all(
     loader = array_batches(task.dataset, adapter.transform(), adapter.collate, positions, run.batch_size)
     if loader is None:
         loader = torch.utils.data.DataLoader(
-            _LoaderView(task.dataset, adapter.transform(), positions),
+            LoaderView(task.dataset, adapter.transform(), positions),
             batch_size=run.batch_size,
             shuffle=False,
             num_workers=num_workers,
             pin_memory=device.startswith("cuda"),
-            collate_fn=_Collate(adapter.collate),
+            collate_fn=Collate(adapter.collate),
             persistent_workers=False,
         )
     meter = timing.ThroughputMeter(device)

@@ -5,6 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+_LAST: dict[tuple, dict[str, Any]] = {}  # the last box evaluation, by the files' identity
+
+
+def _files_key(gt_path: Path, pred_path: Path) -> tuple:
+    out = []
+    for path in (Path(gt_path), Path(pred_path)):
+        stat = path.stat()
+        out.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
+    return tuple(out)
+
+
+def last_evaluation(gt_path: Path, pred_path: Path) -> dict[str, Any] | None:
+    """The box evaluation :func:`score_detection` made of these very files (unchanged since), if any:
+    the validated ``gt`` and ``preds``, the ``result`` and its ``matches``."""
+    try:
+        return _LAST.get(_files_key(gt_path, pred_path))
+    except OSError:
+        return None
+
 
 def score_detection(
     gt_path: Path, pred_path: Path, *, iou_type: str = "bbox", segm_area: str | None = None
@@ -31,7 +50,19 @@ def score_detection(
     predictions = load_coco_predictions(
         Path(pred_path), gt, iou_type=iou_type, segm_area=segm_area or "pycocotools"
     )
-    result = evaluate_coco(gt, predictions, iou_type=iou_type)
+    from visionbench.tasks.coco_native import evaluate_boxes, preferred_backend
+
+    if preferred_backend(iou_type) == "native":
+        result, matches = evaluate_boxes(gt, predictions)
+        _LAST.clear()  # the run folder written next (scoring_runs.detection_task) reuses this evaluation
+        _LAST[_files_key(gt_path, pred_path)] = {
+            "gt": gt,
+            "preds": predictions,
+            "result": result,
+            "matches": matches,
+        }
+    else:
+        result = evaluate_coco(gt, predictions, iou_type=iou_type)
     metrics = dict(result.metrics)
     for name, row in result.per_class.items():
         metrics[f"ap/{name}"] = row["ap"]

@@ -12,7 +12,6 @@ Score runs are not logged to MLflow (``tracking.status`` is ``disabled``).
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +77,12 @@ def classification_task(gt_path: Path, pred_path: Path) -> tuple[Any, TaskSpec]:
 
 def detection_task(gt_path: Path, pred_path: Path) -> tuple[Any, TaskSpec] | None:
     """The state of a COCO results file (boxes; ``None`` when the results carry no ``bbox``)."""
-    import math
 
     from visionbench.harness.runner import build_task
+    from visionbench.tasks._coco_checks import gc_paused, read_json
 
-    gt = json.loads(Path(gt_path).read_text(encoding="utf-8"))
-    results = json.loads(Path(pred_path).read_text(encoding="utf-8"))
+    gt = read_json(Path(gt_path), "")[0]  # parsed once per command: ``score`` validated these files
+    results = read_json(Path(pred_path), "")[0]
     if any("bbox" not in r for r in results):
         return None
     categories = list(gt.get("categories") or [])
@@ -98,27 +97,55 @@ def detection_task(gt_path: Path, pred_path: Path) -> tuple[Any, TaskSpec] | Non
         "num_samples": len(gt["images"]),
     }
     task = build_task(spec, _dataset(info))
+    with gc_paused():  # one state row per image from half a million acyclic dicts
+        decoded = _detection_rows(task, gt, results)
+    from visionbench.harness.scoring_detection import last_evaluation
+
+    images, annotations, entries, text = decoded
+    evaluation = last_evaluation(gt_path, pred_path)
+    task.adopt(
+        images, annotations, entries, evaluation=evaluation, detections_json=text
+    )  # nothing decoded again
+    return task, spec
+
+
+def _detection_rows(
+    task: Any, gt: dict[str, Any], results: list[dict[str, Any]]
+) -> tuple[list, list, list, str]:
+    """Append one state row per image; returns what decoding them gives (images, annotations, detections)
+    and the detections as one JSON list (the rows' own texts joined)."""
+    import math
+
+    from visionbench.tasks import fast_json
+
     by_image: dict[int, list[dict[str, Any]]] = {int(im["id"]): [] for im in gt["images"]}
     for entry in gt.get("annotations") or []:
         by_image.setdefault(int(entry["image_id"]), []).append(entry)
     dets: dict[int, list[dict[str, Any]]] = {}
     for entry in results:
-        keep = {k: entry[k] for k in ("image_id", "category_id", "bbox", "score")}
+        # validated: each has these four keys; an entry with nothing else is kept as it is
+        keep = (
+            entry if len(entry) == 4 else {k: entry[k] for k in ("image_id", "category_id", "bbox", "score")}
+        )
         dets.setdefault(int(entry["image_id"]), []).append(keep)
     columns: dict[str, list[Any]] = {name: [] for name in task.state_schema().names}
+    annotations, entries = [], []
     for index, image in enumerate(gt["images"]):
         image_id = int(image["id"])
         mine = dets.get(image_id, [])
+        annotations.append(by_image[image_id])
+        entries.extend(mine)
         columns["index"].append(index)
         columns["sample_id"].append(str(image.get("file_name") or image_id))
-        columns["image"].append(json.dumps(image, separators=(",", ":")))
-        columns["annotations"].append(json.dumps(by_image[image_id], separators=(",", ":")))
-        columns["detections"].append(json.dumps(mine, separators=(",", ":")))
+        columns["image"].append(fast_json.dumps(image))
+        columns["annotations"].append(fast_json.dumps(by_image[image_id]))
+        columns["detections"].append(fast_json.dumps(mine))
         columns["num_dets"].append(len(mine))
         columns["max_score"].append(max((float(d["score"]) for d in mine), default=math.nan))
         columns["with_masks"].append(False)
+    text = "[" + ",".join(t[1:-1] for t in columns["detections"] if t != "[]") + "]"
     task.state.append(columns)
-    return task, spec
+    return list(gt["images"]), annotations, entries, text
 
 
 def segmentation_task(
@@ -195,7 +222,7 @@ def publish_score_run(
     result = task.compute()
     add_task_intervals(task, result.metrics, reps=bootstrap_reps, seed=seed)
     efficiency = {metric.key: float("nan") for metric in EFFICIENCY}  # no model ran: nothing measured
-    env = environment("cpu", "fp32", 1, 0)
+    env = environment("cpu", "fp32", 1, 0, model_ran=False)  # no model runs: torch stays unimported
     record = build_record(
         run=run,
         adapter=files,

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 CACHE_FORMAT = 1
 CACHE_KEY = b"visionbench.leaderboard"
+# the summary frame's ``attrs`` key (and stored copy's) for a results folder's unreadable records
+SKIPPED = "skipped_records"
 SERVER_REFRESH_S = 300  # a tracking server has no cheap run count: reload in full at least this often
 
 # Columns that describe a run; every other column of the summary is a metric or efficiency figure.
@@ -37,7 +39,7 @@ IDENTITY_COLUMNS = (
     "suite", "headline_key", "headline", "headline_ci_low", "headline_ci_high", "num_samples", "batch_size",
     "created", "run_id", "artifact_uri", "record_path", "end_time", "run_fingerprint", "model_fingerprint",
     "dataset_fingerprint", "task_version", "code_version", "git_sha", "resolution", "peak_mem_kind", "knobs",
-    "honesty",
+    "honesty", "checks", "generalisation",
 )  # fmt: skip
 EFFICIENCY_COLUMNS = (
     "throughput_ips",
@@ -170,8 +172,13 @@ def load_summary(
     if frame is None:
         if token.get("missing"):
             return empty_summary()
-        found = rows.folder_rows(Path(source.uri)) if source.kind == "folder" else _store_rows(source)
+        skipped: list[tuple[str, str]] = []
+        found = (
+            rows.folder_rows(Path(source.uri), skipped) if source.kind == "folder" else _store_rows(source)
+        )
         frame = finish(pd.DataFrame(found))
+        if source.kind == "folder":
+            frame.attrs[SKIPPED] = skipped  # read in the same pass: the page names them without a second one
     if disk_cache:
         _write_cache(source, token, frame)
     return frame
@@ -287,7 +294,10 @@ def _read_cache(source: Source) -> tuple[dict[str, Any], pd.DataFrame] | None:
         meta = json.loads((table.schema.metadata or {}).get(CACHE_KEY, b"{}"))
         if meta.get("format") != CACHE_FORMAT or meta.get("source") != source.uri:
             return None
-        return meta["token"], finish(table.to_pandas())
+        frame = finish(table.to_pandas())
+        if SKIPPED in meta:
+            frame.attrs[SKIPPED] = [tuple(item) for item in meta[SKIPPED]]
+        return meta["token"], frame
     except (OSError, ValueError, KeyError, ImportError):
         return None
 
@@ -311,7 +321,10 @@ def _write_cache(source: Source, token: dict[str, Any], frame: pd.DataFrame) -> 
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        meta = json.dumps({"format": CACHE_FORMAT, "source": source.uri, "token": token}).encode()
+        stored = {"format": CACHE_FORMAT, "source": source.uri, "token": token}
+        if SKIPPED in frame.attrs:
+            stored[SKIPPED] = frame.attrs[SKIPPED]
+        meta = json.dumps(stored).encode()
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), CACHE_KEY: meta})
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")

@@ -53,10 +53,15 @@ def mlflow_rows(uri: str, since_end: int | None = None) -> list[dict[str, Any]]:
     return rows
 
 
-def folder_rows(root: Path) -> list[dict[str, Any]]:
+def folder_rows(root: Path, skipped: list[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+    """One row per valid record under ``root``; each invalid one goes to ``skipped`` as ``(path, reason)``."""
     from visionbench.harness.record import iter_records, row_from_record
 
-    return [row_from_record(record, path) for path, record in iter_records(root)]
+    bad: list[tuple[Path, str]] = []
+    found = [row_from_record(record, path) for path, record in iter_records(root, bad)]
+    if skipped is not None:
+        skipped += [(str(path), reason) for path, reason in bad]
+    return found
 
 
 def skipped_records(root: Path) -> list[tuple[str, str]]:

@@ -38,12 +38,34 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def read_json(source: Any, name: str) -> tuple[Any, str]:
+_READ: dict[tuple[str, int, int], Any] = {}  # the last file parsed, by (path, size, mtime)
+
+
+def read_json(source: Any, name: str, *, exact: bool = False) -> tuple[Any, str]:
+    """``source`` parsed when it is a path (named by it in errors), else ``source`` itself.
+
+    The last file read stays parsed (keyed by path, size and modification time), so one command that
+    validates a file and then stores it parses it once; callers treat the data as read-only.
+    ``exact`` parses with the standard library, which keeps integers beyond 64 bits as integers
+    (see :func:`checked_exactly`).
+    """
     if isinstance(source, str | Path):
         path = Path(source)
         try:
-            with path.open("rb") as fh:
-                return json.load(fh), str(path)
+            from visionbench.tasks import fast_json
+
+            if exact:
+                return fast_json.exact(path.read_bytes()), str(path)
+            stat = path.stat()
+            key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+            if key in _READ:
+                return _READ[key], str(path)
+            with gc_paused():  # half a million acyclic dicts: no collector passes while building them
+                data = fast_json.loads(path.read_bytes())
+            if len(_READ) >= 2:
+                _READ.pop(next(iter(_READ)))
+            _READ[key] = data
+            return data, str(path)
         except FileNotFoundError:
             raise DataError(f"{path}: file not found") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -51,6 +73,20 @@ def read_json(source: Any, name: str) -> tuple[Any, str]:
         except OSError as exc:
             raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     return source, name
+
+
+def checked_exactly(source: Any, name: str, check: Any) -> Any:
+    """``check(data, name)`` of ``source`` read by :func:`read_json`; when it finds a problem in a file,
+    the file is read again with the standard library and checked again, so the problem is reported
+    as the standard library's reading shows it (an integer beyond 64 bits, not a float)."""
+    data, label = read_json(source, name)
+    try:
+        return check(data, label)
+    except DataError:
+        if not isinstance(source, str | Path):
+            raise
+    data, label = read_json(source, name, exact=True)
+    return check(data, label)
 
 
 def entry_address(name: str, section: str, index: int, entry: Any) -> str:

@@ -97,6 +97,7 @@ class ClassificationTask(Task):
     """
 
     version = "1"
+    metric_version = "2"  # 2: nll and brier added (every earlier number unchanged)
 
     def __init__(self, dataset: Dataset, spec: TaskSpec) -> None:
         self.num_classes = len(dataset.classes)
@@ -246,6 +247,7 @@ class ClassificationTask(Task):
             artifacts={
                 "confusion_matrix.csv": lambda path: write_confusion_csv(cm, classes, path),
                 "confusion_matrix.png": lambda path: plot_confusion(cm, classes, path),
+                **(_reliability(y_true, probs, metrics.get("ece")) if scores is not None else {}),
             },
             extra={"confusion_matrix": cm.tolist(), **self._unanswered(table, y_pred)},
         )
@@ -308,6 +310,17 @@ class ClassificationTask(Task):
                 self._y_true, self._y_pred, self.num_classes, **self._resample_inputs
             )
         return self._resampler
+
+
+def _reliability(y_true: np.ndarray, probs: np.ndarray, ece: float | None) -> dict[str, Any]:
+    """The reliability diagram's artifacts: its bins as JSON and the picture."""
+    from visionbench.tasks.reliability import draw_reliability, reliability_bins, write_bins
+
+    bins = reliability_bins(y_true, probs)
+    return {
+        "reliability.json": lambda path: write_bins(bins, path),
+        "reliability_diagram.png": lambda path: draw_reliability(bins, path, ece=ece),
+    }
 
 
 def _as_numpy(predictions: Any) -> np.ndarray:

@@ -18,6 +18,12 @@ Edge-case policy:
 * ``ece``: expected calibration error, 15 equal-width bins, L1 (torchmetrics), on the
   top-1 confidence of the probabilities. With a single class every confidence is 1 and
   every prediction right, so the ECE is 0.
+* ``nll``: mean negative log-likelihood of the true class, probabilities clipped to
+  ``[eps, 1 - eps]`` (float64 machine epsilon) and not renormalised: scikit-learn's ``log_loss``
+  with ``labels=range(C)``.
+* ``brier``: multiclass Brier score, the mean over samples of ``sum_c (p_c - y_c)^2`` (range
+  [0, 2], never halved, also for two classes): scikit-learn's ``brier_score_loss`` with
+  ``labels=range(C), scale_by_half=False``.
 * no answer (hard label -1, a generative classifier whose answer named no class): wrong for
   ``top1``; a false negative of the true class for recall and F1; it adds no class to the
   macro averages and no column to the confusion matrix (whose rows then sum to less than
@@ -87,6 +93,8 @@ def classification_metrics(
     if probs is not None:
         metrics["auroc_macro"] = auroc_macro(y_true, probs)
         metrics["ece"] = expected_calibration_error(y_true, probs)
+        metrics["nll"] = float(np.mean(sample_nll(y_true, probs)))
+        metrics["brier"] = float(np.mean(sample_brier(y_true, probs)))
     per_class = {}
     for i, name in enumerate(classes):
         shown = bool(present[i])
@@ -153,6 +161,20 @@ def auroc_macro(y_true: np.ndarray, probs: np.ndarray) -> float:
         if 0 < positive.sum() < len(y_true):
             values.append(binary_auroc(positive, probs[:, c]))
     return float(np.mean(values)) if values else float("nan")
+
+
+def sample_nll(y_true: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Per sample ``-log p_true``, the probability clipped to ``[eps, 1 - eps]`` as scikit-learn clips it."""
+    eps = np.finfo(np.float64).eps
+    p = np.clip(np.asarray(probs, dtype=np.float64)[np.arange(len(y_true)), y_true], eps, 1 - eps)
+    return -np.log(p)
+
+
+def sample_brier(y_true: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Per sample ``sum_c (p_c - y_c)^2`` with ``y`` the one-hot true class."""
+    diff = np.array(probs, dtype=np.float64)
+    diff[np.arange(len(y_true)), y_true] -= 1.0
+    return np.sum(diff * diff, axis=1)
 
 
 ECE_LANES = 8  # torch sums the 16 bin terms as 8 lane-wise pairs, then the lanes in order

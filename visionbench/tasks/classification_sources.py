@@ -49,6 +49,23 @@ def _cifar100(path: str | None = None, split: str = "test", label: str = "fine")
 
 @register_dataset(
     "classification",
+    "opencv-digits",
+    "OpenCV's 5,000 handwritten digits, 20x20 (path: digits.png, default from Debian's opencv-doc)",
+    options={},
+)
+def _opencv_digits(path: str | None = None) -> Dataset:
+    from visionbench.tasks.data.digits import DIGITS_CLASSES
+    from visionbench.tasks.data.files import ArrayClassificationDataset
+    from visionbench.tasks.data.opencv_digits import load_opencv_digits
+
+    images, labels = load_opencv_digits(path)
+    return ArrayClassificationDataset(
+        "opencv-digits", images, labels, DIGITS_CLASSES, prefix="opencv-digits-"
+    )
+
+
+@register_dataset(
+    "classification",
     "hf",
     "Hugging Face dataset saved with save_to_disk (path: folder; image and ClassLabel columns)",
     options=HF_CLASSIFICATION,

@@ -55,7 +55,7 @@ __all__ = [
     "predictions_to_coco",
 ]
 
-BACKENDS = ("faster", "pycocotools")
+BACKENDS = ("faster", "pycocotools", "native")
 METRIC_KEYS = (
     "map", "map_50", "map_75", "map_small", "map_medium", "map_large",
     "mar_1", "mar_10", "mar_100", "mar_small", "mar_medium", "mar_large",
@@ -253,8 +253,9 @@ def evaluate_coco(
 
     ``gt`` is best the output of :func:`load_coco_gt` and ``predictions`` that of
     :func:`load_coco_predictions` (same ``gt`` object and ``iou_type``); anything
-    else is validated first. ``backend`` is ``"faster"`` (faster-coco-eval) or
-    ``"pycocotools"``; both give the same numbers. See the module docstring for
+    else is validated first. ``backend`` is ``"faster"`` (faster-coco-eval), ``"pycocotools"``
+    or, for boxes, ``"native"`` (faster-coco-eval's matching and accumulation compiled with numba,
+    :mod:`visionbench.tasks.coco_native`); all give the same numbers. See the module docstring for
     the edge-case policy (empty images, classes without ground truth, crowds).
     ``segm_area`` (segm only: ``"pycocotools"``, ``"mask"`` or ``"box"``) is the area
     convention of :func:`load_coco_predictions`; ``None`` keeps the one validated
@@ -276,6 +277,12 @@ def evaluate_coco(
     def configure(params: Any) -> None:
         params.maxDets = md
 
+    if backend == "native":
+        if iou_type != "bbox":
+            raise ConfigError("backend 'native' scores boxes (iou_type='bbox') only")
+        from visionbench.tasks.coco_native import evaluate_boxes
+
+        return evaluate_boxes(gt, preds, md)[0]
     if workers > 1 and backend == "faster" and len(gt["categories"]) > 1:
         from visionbench.tasks.coco_parallel import run_eval_parallel
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from visionbench.errors import DataError
-from visionbench.tasks._coco_checks import Table, check_segmentation, is_int, read_json, to_rle
+from visionbench.tasks._coco_checks import Table, check_segmentation, checked_exactly, is_int, to_rle
 
 
 class CocoGroundTruth(dict):
@@ -34,7 +35,10 @@ def load_coco_gt(source: str | Path | dict, *, name: str = "<ground truth>") -> 
     """
     if isinstance(source, CocoGroundTruth):
         return source
-    data, name = read_json(source, name)
+    return checked_exactly(source, name, _check_ground_truth)
+
+
+def _check_ground_truth(data: Any, name: str) -> CocoGroundTruth:
     if not isinstance(data, dict):
         raise DataError(f"{name}: expected a COCO instances object, got {type(data).__name__}")
     for key in ("images", "annotations", "categories"):

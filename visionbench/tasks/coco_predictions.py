@@ -18,8 +18,8 @@ from visionbench.tasks._coco_checks import (
     Table,
     check_rle_strings,
     check_segmentation,
+    checked_exactly,
     gc_paused,
-    read_json,
     to_rle,
 )
 from visionbench.tasks.coco_ground_truth import CocoGroundTruth, load_coco_gt
@@ -43,6 +43,7 @@ class CocoPredictions(list):
     gt: CocoGroundTruth | None = None
     segm_area: str | None = None  # the convention asked for (segm only)
     area_source: str | None = None  # what it resolved to for this file: "mask" or "box" (segm only)
+    columns: dict[str, Any] | None = None  # bbox: the checked columns as arrays (image_id, category_id, ...)
 
 
 def check_iou_type(iou_type: str) -> None:
@@ -82,9 +83,10 @@ def load_coco_predictions(
     check_iou_type(iou_type)
     check_segm_area(segm_area)
     gt = load_coco_gt(gt)
-    data, name = read_json(source, name)
     with gc_paused():
-        return _check_predictions(data, gt, iou_type, name, segm_area)
+        return checked_exactly(
+            source, name, lambda data, label: _check_predictions(data, gt, iou_type, label, segm_area)
+        )
 
 
 def _area_source(table: Table, segm_area: str) -> str:
@@ -143,14 +145,24 @@ def _check_predictions(
         np.fromiter((c["id"] for c in gt["categories"]), np.int64),
         "a category of the ground truth",
     )
-    scores = table.reals("score", table.column("score")).tolist()
+    score_arr = table.reals("score", table.column("score"))
+    scores = score_arr.tolist()
     img_list, cat_list = image_ids.tolist(), cat_ids.tolist()
 
     if iou_type == "bbox":
         raw = table.column("bbox")
         boxes, plain = table.boxes(raw)
         box_list = raw if plain else boxes.tolist()
-        areas = (boxes[:, 2] * boxes[:, 3]).tolist()
+        area_arr = boxes[:, 2] * boxes[:, 3]
+        areas = area_arr.tolist()
+        # the checked columns, for evaluators that work on arrays (visionbench.tasks.coco_native)
+        out.columns = {
+            "image_id": image_ids,
+            "category_id": cat_ids,
+            "bbox": boxes,
+            "area": area_arr,
+            "score": score_arr,
+        }
         out.extend(
             {"id": k, "image_id": i, "category_id": c, "bbox": b, "score": s, "area": a, "iscrowd": 0}
             for k, i, c, b, s, a in zip(

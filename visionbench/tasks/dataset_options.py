@@ -29,6 +29,9 @@ _SHAPES = {
     "split": Option(choices=("test", "val", "train")),
     "n": Option("int", minimum=0, maximum=2000, nullable=True, help="first n scenes"),
     "size": Option("int", minimum=32, maximum=MAX_SHAPES_SIZE, help="image side in pixels"),
+    "style": Option(
+        choices=("default", "shifted"), help="shifted: new colours on a light checkered background"
+    ),
 }
 SHAPES_DETECTION = {**_SHAPES, "segm_area": SEGM_AREA}
 SHAPES_SEGMENTATION = dict(_SHAPES)

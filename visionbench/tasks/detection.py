@@ -61,7 +61,7 @@ def _coco(
 @register_dataset(
     "detection",
     "shapes",
-    "built-in shapes scenes with boxes and masks (split=test|val|train, n=N)",
+    "built-in shapes scenes with boxes and masks (split=test|val|train, n=N, style=default|shifted)",
     options=opts.SHAPES_DETECTION,
 )
 def _shapes(
@@ -70,11 +70,12 @@ def _shapes(
     n: str | int | None = None,
     size: str | int = 128,
     segm_area: str = DEFAULT_SEGM_AREA,
+    style: str = "default",
 ) -> Dataset:
     from visionbench.tasks.data.detection_datasets import ShapesDetectionDataset
 
     segm_area_option(segm_area)
-    return ShapesDetectionDataset(split, n, size)
+    return ShapesDetectionDataset(split, n, size, style)
 
 
 @register_task("detection")
@@ -107,6 +108,10 @@ class DetectionTask(Task):
         self._preds: Any = None
         self._bootstrap: Any = None
         self._stats_bootstrap: Any = None
+        self._matches: Any = None  # coco_native.BoxMatches of the last compute, when numba is installed
+        self._adopted: Any = None  # see adopt()
+        self._evaluation: Any = None
+        self._entries_text: str | None = None
         self.segm_area = segm_area_option(spec.option_dict.get("segm_area", DEFAULT_SEGM_AREA))
 
     def scoring(self) -> dict[str, Any]:
@@ -181,11 +186,44 @@ class DetectionTask(Task):
             columns["with_masks"].append(pred.get("masks") is not None)
         return columns
 
+    def adopt(
+        self,
+        images: list[dict[str, Any]],
+        annotations: list[list[dict[str, Any]]],
+        entries: list[dict[str, Any]],
+        *,
+        evaluation: dict[str, Any] | None = None,
+        detections_json: str | None = None,
+    ) -> None:
+        """What decoding the rows just stored gives (images, their annotations, their detections, no
+        masks), kept so that the next :meth:`compute` does not decode them again.
+
+        ``evaluation`` (``gt``, ``preds``, ``result``, ``matches`` of
+        :func:`~visionbench.tasks.coco_native.evaluate_boxes`) is a box evaluation of the same images,
+        annotations and detections, each image's in the same order: COCO's numbers depend on nothing
+        else, so compute reuses it. ``detections_json`` is ``entries`` as compact JSON (the
+        ``detections.json`` artifact). All are dropped when the state changes.
+        """
+        self._adopted = (self.num_updated(), images, annotations, entries, evaluation, detections_json)
+
+    def _adopted_state(self) -> Any:
+        adopted, self._adopted = self._adopted, None
+        return adopted if adopted is not None and adopted[0] == self.num_updated() else None
+
     def _decode(self) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]], list[bool]]:
+        adopted = self._adopted_state()
+        if adopted is not None:
+            self._images, annotations, self._entries, self._evaluation, self._entries_text = adopted[1:]
+            return self._images, annotations, [False] * len(self._images)
+        self._evaluation = self._entries_text = None
+        from visionbench.tasks.coco_validate import gc_paused
+        from visionbench.tasks.fast_json import loads
+
         table = self.state.table()
-        images = [json.loads(t) for t in table.column("image").to_pylist()]
-        annotations = [json.loads(t) for t in table.column("annotations").to_pylist()]
-        self._entries = [e for t in table.column("detections").to_pylist() for e in json.loads(t)]
+        with gc_paused():  # many small acyclic dicts
+            images = [loads(t) for t in table.column("image").to_pylist()]
+            annotations = [loads(t) for t in table.column("annotations").to_pylist()]
+            self._entries = [e for t in table.column("detections").to_pylist() for e in loads(t)]
         self._images = images
         return images, annotations, table.column("with_masks").to_pylist()
 
@@ -203,13 +241,23 @@ class DetectionTask(Task):
         return load_coco_gt(gt, name=f"{self.dataset.name} ground truth")
 
     def compute(self) -> TaskResult:
-        from visionbench.tasks.coco import evaluate_coco, load_coco_predictions, per_image_stats
+        from visionbench.tasks.coco import evaluate_coco, load_coco_predictions
+        from visionbench.tasks.coco_native import evaluate_boxes, preferred_backend
 
         images, annotations, with_masks = self._decode()
-        gt = self._gt = self.ground_truth(images, annotations)
         self._bootstrap = self._stats_bootstrap = None
-        preds = self._preds = load_coco_predictions(self._entries, gt, iou_type="bbox", name="detections")
-        bbox = evaluate_coco(gt, preds, iou_type="bbox")
+        self._matches = None
+        done = self._evaluation
+        if done is not None:  # evaluated already, on the same data (adopt)
+            gt, preds, bbox, self._matches = done["gt"], done["preds"], done["result"], done["matches"]
+            self._gt, self._preds = gt, preds
+        else:
+            gt = self._gt = self.ground_truth(images, annotations)
+            preds = self._preds = load_coco_predictions(self._entries, gt, iou_type="bbox", name="detections")
+            if preferred_backend("bbox") == "native":  # the same numbers; the matches serve the rest too
+                bbox, self._matches = evaluate_boxes(gt, preds)
+            else:
+                bbox = evaluate_coco(gt, preds, iou_type="bbox")
         metrics = dict(bbox.metrics)
         results = {"bbox": bbox}
         extra: dict[str, Any] = {"counts": bbox.counts}
@@ -231,7 +279,7 @@ class DetectionTask(Task):
             metrics[f"ap/{name}"] = row["ap"]
             if "segm_ap" in row:
                 metrics[f"segm/ap/{name}"] = row["segm_ap"]
-        stats = per_image_stats(gt, preds)
+        stats = self._per_image_stats(gt, preds)
         row_of = {int(i): k for k, i in enumerate(stats.image_ids)}
         rows = np.asarray([row_of[int(im["id"])] for im in images], dtype=np.int64)
         num_gt, num_dets, tp = stats.num_gt[rows], stats.num_dets[rows], stats.tp[rows]
@@ -251,7 +299,7 @@ class DetectionTask(Task):
             "recall_50": recall.tolist(),
             "precision_50": precision.tolist(),
             "f1_50": f1.tolist(),
-            "ap_50": self._image_aps(annotations),
+            "ap_50": self._image_aps(annotations, rows),
         }
         return TaskResult(
             metrics=metrics,
@@ -261,9 +309,36 @@ class DetectionTask(Task):
             extra=extra,
         )
 
-    def _image_aps(self, annotations: list[list[dict[str, Any]]]) -> list[float]:
+    def _per_image_stats(self, gt: Any, preds: Any) -> Any:
+        """Per-image objects, detections and true positives at IoU 0.5 (from the kept matches when there are)."""
+        from visionbench.tasks.coco import PerImageStats, per_image_stats
+
+        if self._matches is None:
+            return per_image_stats(gt, preds)
+        m = self._matches
+        counts = m.per_image_counts(int(np.flatnonzero(np.isclose(m.iou_thrs, 0.5))[0]))
+        ids = np.asarray(m.params.imgIds, dtype=np.int64)
+        if preds.columns is None:  # an empty list carries no columns
+            det_ids = np.fromiter((d["image_id"] for d in preds), np.int64, len(preds))
+        else:
+            det_ids = preds.columns["image_id"]
+        det_img = np.searchsorted(ids, det_ids)
+        return PerImageStats(
+            image_ids=ids,
+            num_gt=counts["num_gt"],
+            num_crowd=counts["num_crowd"],
+            num_dets=np.bincount(det_img, minlength=ids.size),
+            tp=counts["tp"],
+        )
+
+    def _image_aps(self, annotations: list[list[dict[str, Any]]], rows: np.ndarray) -> list[float]:
         """Each image's own COCO AP at IoU 0.5 (the gallery's ranking; NaN for an image without objects)."""
-        from visionbench.tasks.box_matching import image_ap
+        from visionbench.tasks.box_matching import RECALL_POINTS, image_ap
+        from visionbench.tasks.coco_native import areas_within_all, image_aps
+
+        m = self._matches
+        if m is not None and np.isclose(m.iou_thrs[0], 0.5) and areas_within_all(m, self._gt, self._preds):
+            return image_aps(m, RECALL_POINTS)[rows].tolist()
 
         detections = (json.loads(t) for t in self.state.table().column("detections").to_pylist())
         return [image_ap(a, d) for a, d in zip(annotations, detections, strict=True)]
@@ -275,8 +350,13 @@ class DetectionTask(Task):
             if not a["iscrowd"]:
                 num_gt[names[a["category_id"]]] += 1
         num_dets = dict.fromkeys(names.values(), 0)
-        for e in self._entries:
-            num_dets[names[e["category_id"]]] += 1
+        columns = getattr(self._preds, "columns", None)  # the validated entries, as arrays
+        if columns is not None and len(self._preds) == len(self._entries):
+            ids, counts = np.unique(columns["category_id"], return_counts=True)
+            num_dets.update({names[int(i)]: int(c) for i, c in zip(ids, counts, strict=True)})
+        else:
+            for e in self._entries:
+                num_dets[names[e["category_id"]]] += 1
         table = {}
         for name, row in results["bbox"].per_class.items():
             table[name] = {**row, "num_gt": num_gt[name], "num_dets": num_dets[name]}
@@ -286,8 +366,9 @@ class DetectionTask(Task):
 
     def _artifacts(self, results: dict[str, Any]) -> dict[str, Any]:
         from visionbench.tasks.coco_plots import plot_pr_curves
+        from visionbench.tasks.fast_json import dumps  # the entries are checked finite: no NaN to refuse
 
-        entries = self._entries
+        entries, text = self._entries, self._entries_text
 
         def write_json(path: Path, obj: Any) -> None:
             path.write_text(json.dumps(obj, allow_nan=False))
@@ -295,7 +376,7 @@ class DetectionTask(Task):
         artifacts = {
             "pr_curves.json": lambda path: write_json(path, {k: r.to_json() for k, r in results.items()}),
             "pr_curves.png": lambda path: plot_pr_curves(results["bbox"], path),
-            "detections.json": lambda path: write_json(path, entries),
+            "detections.json": lambda path: path.write_text(text or dumps(entries), encoding="utf-8"),
         }
         if "segm" in results:
             artifacts["pr_curves_segm.png"] = lambda path: plot_pr_curves(results["segm"], path)
@@ -308,8 +389,17 @@ class DetectionTask(Task):
         if self._bootstrap is None:
             from visionbench.tasks.detection_bootstrap import ImageBootstrap
 
+            ids = [im["id"] for im in self._images]
             try:
-                self._bootstrap = ImageBootstrap(self._gt, self._preds, [im["id"] for im in self._images])
+                if self._matches is not None:  # resampled from the matches compute made
+                    from visionbench.tasks.coco_native_resample import NativeBootstrap
+
+                    gt, preds = self._gt, self._preds
+                    self._bootstrap = NativeBootstrap(
+                        self._matches, ids, lambda: ImageBootstrap(gt, preds, ids)
+                    )
+                    return True
+                self._bootstrap = ImageBootstrap(self._gt, self._preds, ids)
             except (AttributeError, ImportError):  # a faster-coco-eval without per-image evaluations
                 self._bootstrap = False
         return bool(self._bootstrap)

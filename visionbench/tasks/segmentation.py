@@ -50,7 +50,7 @@ def _hf(path: str | None = None, **options: Any) -> Dataset:
 @register_dataset(
     "segmentation",
     "shapes",
-    "built-in shapes scenes, semantic masks (split=test|val|train, n=)",
+    "built-in shapes scenes, semantic masks (split=test|val|train, n=, style=default|shifted)",
     options=opts.SHAPES_SEGMENTATION,
 )
 def _shapes(path: str | None = None, **options: Any) -> Dataset:

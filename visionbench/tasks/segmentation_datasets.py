@@ -48,10 +48,11 @@ class SegmentationDataset(Dataset):
 class ShapesMasks:
     """The built-in shapes scenes as ``(sample_id, image, semantic mask)``; 0 is background."""
 
-    def __init__(self, split: str, n: int | None, size: int) -> None:
+    def __init__(self, split: str, n: int | None, size: int, style: str = "default") -> None:
         from visionbench.tasks.data.shapes import ShapesDataset
 
-        self.scenes = ShapesDataset(split, n=n, size=size)
+        self.scenes = ShapesDataset(split, n=n, size=size, style=style)
+        self.label = split if style == "default" else f"{style}-{split}"
 
     def __len__(self) -> int:
         return len(self.scenes)
@@ -61,7 +62,7 @@ class ShapesMasks:
 
         scene = self.scenes[index]
         return (
-            f"shapes-{self.scenes.split}-{scene.image_id:06d}",
+            f"shapes-{self.label}-{scene.image_id:06d}",
             scene.image,
             scene.semantic.astype(np.int64),
         )
@@ -240,10 +241,13 @@ def shapes_dataset(path: str | None = None, **options: Any) -> SegmentationDatas
     """The built-in shapes scenes with semantic masks (background + five shape classes)."""
     from visionbench.tasks.data.shapes import CLASSES, DEFAULT_SIZE, IGNORE_INDEX
 
-    _unknown(options, {"split", "n", "size"}, "segmentation:shapes")
+    _unknown(options, {"split", "n", "size", "style"}, "segmentation:shapes")
     split = str(options.get("split", "test"))
     n = options.get("n")
     items = ShapesMasks(
-        split, None if n is None else as_int(n, "n"), as_int(options.get("size", DEFAULT_SIZE), "size")
+        split,
+        None if n is None else as_int(n, "n"),
+        as_int(options.get("size", DEFAULT_SIZE), "size"),
+        str(options.get("style", "default")),
     )
-    return SegmentationDataset(f"shapes-{split}", items, ("background", *CLASSES), IGNORE_INDEX)
+    return SegmentationDataset(f"shapes-{items.label}", items, ("background", *CLASSES), IGNORE_INDEX)

@@ -40,9 +40,9 @@ CAPTIONING_ENTRIES: dict[str, ZooEntry] = {
     for entry in (
         _captioner(
             "shapes-captioner",
-            "Seven conv layers (16-24-40-64 channels), 2x2 grid plus global max, 112-unit GRU, beam search (3).",
+            "Seven conv layers (16-24-40-64 channels), 2x2 grid plus global max, 112-unit GRU, greedy decoding.",
             "visionbench.zoo.captioning_models:shapes_captioner",
-            {"cider": 0.9183},
+            {"cider": 1.1525},
         ),
         _captioner(
             "shapes-captioner-tiny",

@@ -6,7 +6,7 @@ from typing import Any
 
 # How each captioner decodes (recorded in the run's preprocessing under ``generation``).
 GENERATION: dict[str, dict[str, Any]] = {
-    "shapes-captioner": {"decoding": "beam", "beams": 3, "max_words": 40, "sampling": False},
+    "shapes-captioner": {"decoding": "greedy", "beams": 1, "max_words": 40, "sampling": False},
     "shapes-captioner-tiny": {"decoding": "greedy", "beams": 1, "max_words": 40, "sampling": False},
 }
 

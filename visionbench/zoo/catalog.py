@@ -192,3 +192,7 @@ ZOO.update(SEGMENTATION_ENTRIES)
 from visionbench.zoo.captioning_catalog import CAPTIONING_ENTRIES  # noqa: E402  (its entries need ZooEntry)
 
 ZOO.update(CAPTIONING_ENTRIES)
+
+from visionbench.zoo.language_catalog import LANGUAGE_ENTRIES  # noqa: E402  (its entries need ZooEntry)
+
+ZOO.update(LANGUAGE_ENTRIES)

@@ -39,6 +39,7 @@ TRAINER_MODULES: tuple[str, ...] = (
     "visionbench.zoo.train_detection",
     "visionbench.zoo.train_segmentation",
     "visionbench.zoo.train_captioning",
+    "visionbench.zoo.language_train",
 )
 
 
@@ -80,6 +81,19 @@ CLASSIFICATION_RECIPES: dict[str, ClassificationRecipe] = {
         epochs=3, batch_size=256, lr=4e-3, weight_decay=5e-4, augment="hflip", label_smoothing=0.05
     ),
 }
+# The language comparison (visionbench/zoo/language_catalog.py): one recipe per dataset shared by the plain,
+# the two text-fused and the random-vector heads, so that all get the same budget.
+LANGUAGE_RECIPES: dict[str, ClassificationRecipe] = {
+    "digits": ClassificationRecipe(epochs=40, batch_size=64, lr=3e-3, weight_decay=5e-4, augment="shift1"),
+    "fashion": ClassificationRecipe(epochs=2, batch_size=256, lr=4e-3, weight_decay=5e-4, augment="hflip"),
+}
+CLASSIFICATION_RECIPES.update(
+    {
+        f"{data}-lang-{head}": recipe
+        for data, recipe in LANGUAGE_RECIPES.items()
+        for head in ("plain", "attend", "project", "random")
+    }
+)
 
 
 @contextlib.contextmanager
@@ -343,4 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the package's copy of this module: the trainer modules register into its TRAINERS, not __main__'s.
+    from visionbench.zoo.train import main as package_main
+
+    raise SystemExit(package_main())

@@ -110,3 +110,29 @@ def preprocessing_rows(model: dict[str, Any]) -> dict[str, str]:
     label_map = model.get("label_map")
     rows["label map"] = fmt.text(label_map) if label_map else "none (dataset labels)"
     return rows
+
+
+def check_rows(record: dict[str, Any] | None) -> dict[str, list[str]]:
+    """The run's trust-check findings as table columns (severity, check, finding), most serious first."""
+    checks = (record or {}).get("checks")
+    if not isinstance(checks, dict):
+        return {}
+    order = {"error": 0, "warning": 1, "info": 2}
+    found = sorted(checks.get("findings") or [], key=lambda f: order.get(str(f.get("severity")), 3))
+    return {
+        "severity": [fmt.text(f.get("severity")) for f in found],
+        "check": [fmt.text(str(f.get("check", "")).replace("_", " ")) for f in found],
+        "finding": [fmt.text(f.get("message")) for f in found],
+    }
+
+
+def checks_summary(record: dict[str, Any] | None) -> str:
+    """One line: the worst severity, the number of findings and the time the checks took."""
+    checks = (record or {}).get("checks")
+    if not isinstance(checks, dict):
+        return "this run was recorded without trust checks"
+    count = len(checks.get("findings") or [])
+    spent = checks.get("seconds")
+    took = f" in {spent:.2f} s" if isinstance(spent, int | float) else ""
+    ran = len(checks.get("results") or {})
+    return f"worst: {checks.get('worst', '?')} · {count} finding(s) · {ran} checks ran{took}"

@@ -18,7 +18,14 @@ import pandas as pd
 import streamlit as st
 
 from visionbench.errors import ConfigError
-from visionbench.leaderboard.data import Source, change_token, latest_per_config, load_summary, resolve_source
+from visionbench.leaderboard.data import (
+    SKIPPED,
+    Source,
+    change_token,
+    latest_per_config,
+    load_summary,
+    resolve_source,
+)
 from visionbench.leaderboard.safe import md
 
 SOURCE_ENV = "VISIONBENCH_LEADERBOARD_SOURCE"
@@ -81,7 +88,9 @@ def summary() -> pd.DataFrame:
     with st.spinner("Loading runs (the first load of a large store takes a while)..."):
         frame = _summary(src.kind, src.uri, token)
     if src.kind == "folder":
-        skipped = _skipped(src.uri, token)
+        skipped = frame.attrs.get(SKIPPED)
+        if skipped is None:  # a summary from before the skipped list travelled with it
+            skipped = _skipped(src.uri, token)
         if skipped:
             lines = "\n".join(
                 f"- {md(path)}: {md(' '.join(reason.split()))}" for path, reason in skipped[:20]

@@ -79,6 +79,10 @@ def render_run(src: Source, row: pd.Series) -> None:
         sections.append(("Confusion matrix", lambda: _confusion(src, ref, record)))
     if _artifact(record, "pr_curve", ".json") or _artifact(record, "pr_curve", ".png"):
         sections.append(("PR curves", lambda: _pr_curves(src, ref, record)))
+    if _artifact(record, "reliability", ".png"):
+        sections.append(("Calibration", lambda: _reliability(src, ref, record, metrics)))
+    if record is not None and "checks" in record:
+        sections.append(("Checks", lambda: _checks(record)))
     if any(analysis.ROBUST_KEY.match(k) or analysis.CORRUPT_KEY.match(k) for k in metrics):
         sections.append(("Robustness", lambda: _robustness(metrics)))
     sections += [
@@ -131,6 +135,32 @@ def _confusion(src: Source, ref: tuple[str, str, str], record: dict[str, Any] | 
         table(pd.read_csv(io.BytesIO(data), dtype=str), "confusion_csv")
     elif not image:
         st.info("The confusion matrix of this run is not available.")
+
+
+def _reliability(
+    src: Source, ref: tuple[str, str, str], record: dict[str, Any] | None, metrics: dict[str, float]
+) -> None:
+    """The reliability diagram (accuracy against confidence) with the calibration metrics beside it."""
+    png = _artifact(record, "reliability", ".png")
+    image = cached_file(src.kind, src.uri, ref, png) if png else None
+    shown = {k: metrics[k] for k in ("ece", "nll", "brier") if k in metrics}
+    st.caption(" · ".join(f"{fmt.label(k, 'classification')}: {v:.4f}" for k, v in shown.items()))
+    if image:
+        st.image(image, width=420)
+    else:
+        st.info("The reliability diagram of this run is not available.")
+
+
+def _checks(record: dict[str, Any]) -> None:
+    """The trust checks' findings of the run (severity, check, finding)."""
+    from visionbench.leaderboard.views.card import check_rows, checks_summary
+
+    st.caption(checks_summary(record))
+    found = check_rows(record)
+    if found.get("severity"):
+        table(pd.DataFrame(found), "checks_table")
+    else:
+        st.success("No findings: the checks saw nothing wrong with this run.")
 
 
 def _pr_curves(src: Source, ref: tuple[str, str, str], record: dict[str, Any] | None) -> None:

@@ -24,7 +24,8 @@ TITLES = {"rank": "Rank", "model name": "Model", "family": "Family", "licence": 
           "gflops": "GFLOPs per image", "conditions": "Conditions", "latency_ms_b1_p50": "Latency p50 (image, batch 1)",
           "latency_ms_b1_p99": "Latency p99 (image, batch 1)", "end_to_end_ips": "Throughput end to end",
           "data_loading_share": "Data-loading share", "compile_s": "Compile time",
-          "clean_top1": "Clean top-1 (95% CI)", "honesty": "Honesty checks"}  # fmt: skip
+          "clean_top1": "Clean top-1 (95% CI)", "honesty": "Honesty checks",
+          "generalisation_gap": "Generalisation gap (95% CI)", "generalisation": "Gap: in-distribution minus this task"}  # fmt: skip
 EXTRA_COLUMNS = ("model", "dataset", "device", "num_samples", "batch_size", "created", "run_id", "suite",
                  "run_fingerprint", "model_fingerprint", "dataset_fingerprint", "task_version", "code_version")  # fmt: skip
 
@@ -87,6 +88,7 @@ def default_columns(table: pd.DataFrame, key: str) -> list[str]:
         "model name",
         key,
         *ROBUSTNESS_COLUMNS,
+        *GENERALISATION_COLUMNS,
         *INFO_COLUMNS,
         *DEFAULT_EFFICIENCY,
         "conditions",
@@ -101,6 +103,9 @@ def default_columns(table: pd.DataFrame, key: str) -> list[str]:
 
 # Robustness tasks rank by robust_top1 and show clean top-1 (with its interval) and the honesty checks beside it.
 ROBUSTNESS_COLUMNS = ("clean_top1", "honesty")
+# A shifted task of a suite's generalisation pairing shows each model's gap (in-distribution metric minus
+# this task's, with its interval) and what it compares.
+GENERALISATION_COLUMNS = ("generalisation_gap", "generalisation")
 
 
 def optional_columns(table: pd.DataFrame, runs: pd.DataFrame, key: str) -> list[str]:

@@ -119,18 +119,21 @@ class CocoDetectionDataset(DetectionDataset):
 class ShapesDetectionDataset(DetectionDataset):
     """The built-in procedural shapes scenes (boxes and instance masks), generated on demand."""
 
-    def __init__(self, split: str = "test", n: int | None = None, size: int = 128) -> None:
+    def __init__(
+        self, split: str = "test", n: int | None = None, size: int = 128, style: str = "default"
+    ) -> None:
         from visionbench.tasks.data.shapes import ShapesDataset
         from visionbench.tasks.data.shapes_export import coco_categories
 
         try:
-            self.scenes = ShapesDataset(split, n=None if n is None else int(n), size=int(size))
+            self.scenes = ShapesDataset(split, n=None if n is None else int(n), size=int(size), style=style)
         except ValueError:
             raise ConfigError(
                 f"shapes options n and size must be integers, got n={n!r}, size={size!r}"
             ) from None
-        super().__init__(f"shapes-{split}", coco_categories())
-        self.split = split
+        # a shifted style names its own dataset and samples, so no run can mistake one for the other
+        self.split = split if style == "default" else f"{style}-{split}"
+        super().__init__(f"shapes-{self.split}", coco_categories())
 
     def __len__(self) -> int:
         return len(self.scenes)

@@ -45,6 +45,18 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "purple": (145, 55, 195),
     "cyan": (40, 205, 215),
 }
+# The shifted style's palette, one colour for each of COLOURS (same order, so the scenes' geometry is unchanged):
+# hues the default palette never uses, for generalisation tests.
+SHIFTED_COLOURS: dict[str, tuple[int, int, int]] = {
+    "pink": (250, 120, 190),
+    "brown": (125, 75, 35),
+    "teal": (20, 120, 120),
+    "lime": (165, 235, 60),
+    "navy": (30, 35, 110),
+    "maroon": (120, 20, 45),
+    "black": (25, 25, 25),
+}
+STYLES: tuple[str, ...] = ("default", "shifted")
 SIZE_WORDS: tuple[str, ...] = ("small", "medium", "large")
 DEFAULT_SIZE = 128
 DEFAULT_MAX_SHAPES = 5
@@ -235,9 +247,11 @@ class _Placed:
     visible: np.ndarray  # what later shapes leave of it
 
 
-def _sample_shape(rng: np.random.Generator, width: int, height: int) -> _Placed:
+def _sample_shape(
+    rng: np.random.Generator, width: int, height: int, palette: dict[str, tuple[int, int, int]] = COLOURS
+) -> _Placed:
     kind = CLASSES[int(rng.integers(len(CLASSES)))]
-    colour = tuple(COLOURS)[int(rng.integers(len(COLOURS)))]
+    colour = tuple(palette)[int(rng.integers(len(palette)))]
     size_word = SIZE_WORDS[int(rng.choice(len(SIZE_WORDS), p=_SIZE_P))]
     lo, hi = _SIZE_RANGES[size_word]
     r = rng.uniform(lo, hi) * min(width, height)
@@ -246,7 +260,7 @@ def _sample_shape(rng: np.random.Generator, width: int, height: int) -> _Placed:
     cy = rng.uniform(ext, height - ext)
     rot = _rotation(rng, kind)
     jitter = rng.integers(-12, 13, size=3)
-    fill = np.clip(np.array(COLOURS[colour]) + jitter, 0, 255)
+    fill = np.clip(np.array(palette[colour]) + jitter, 0, 255)
     mask = _shape_mask(kind, cx, cy, r, rot, width, height)
     return _Placed(kind, colour, size_word, fill, mask, int(np.count_nonzero(mask)), mask.copy())
 
@@ -265,12 +279,18 @@ def _fits(new: _Placed, placed: list[_Placed]) -> bool:
     return True
 
 
-def _place_shapes(rng: np.random.Generator, width: int, height: int, max_shapes: int) -> list[_Placed]:
+def _place_shapes(
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    max_shapes: int,
+    palette: dict[str, tuple[int, int, int]] = COLOURS,
+) -> list[_Placed]:
     """Draw a shape count, then try each shape up to ``_TRIES`` placements; one that never fits is dropped."""
     placed: list[_Placed] = []
     for _ in range(int(rng.integers(1, max_shapes + 1))):
         for _try in range(_TRIES):
-            new = _sample_shape(rng, width, height)
+            new = _sample_shape(rng, width, height, palette)
             if _fits(new, placed):
                 for old in placed:
                     old.visible &= ~new.mask
@@ -279,10 +299,31 @@ def _place_shapes(rng: np.random.Generator, width: int, height: int, max_shapes:
     return placed
 
 
+def _shifted_background(canvas: np.ndarray) -> np.ndarray:
+    """The default background mirrored into light tones (about 180..255) under a 16-pixel checkerboard.
+
+    It draws nothing from the random stream, so a shifted scene keeps the default scene's geometry.
+    """
+    _, height, width = canvas.shape
+    checker = ((np.arange(height)[:, None] // 16 + np.arange(width)[None, :] // 16) % 2).astype(np.float32)
+    np.subtract(np.float32(330.0), canvas, out=canvas)
+    canvas += (checker * np.float32(36.0) - np.float32(18.0))[None]
+    return canvas
+
+
 def generate_scene(
-    seed: int, index: int, *, size: int | Sequence[int] = DEFAULT_SIZE, max_shapes: int = DEFAULT_MAX_SHAPES
+    seed: int,
+    index: int,
+    *,
+    size: int | Sequence[int] = DEFAULT_SIZE,
+    max_shapes: int = DEFAULT_MAX_SHAPES,
+    style: str = "default",
 ) -> Scene:
     """Generate scene ``index`` of the stream ``seed``; ``size`` is a side or ``(width, height)``.
+
+    ``style="shifted"`` draws the same shapes at the same places (the random stream is the same)
+    in :data:`SHIFTED_COLOURS` on a light checkered background: a distribution shift of colour
+    and background alone, for generalisation tests.
 
     Output depends only on the arguments and :data:`GENERATOR_VERSION`, given numpy's
     ``Generator`` streams (the same on every platform; numpy reserves the right to change
@@ -292,11 +333,17 @@ def generate_scene(
         raise ConfigError(f"shapes seed and index must be non-negative, got seed={seed}, index={index}")
     if int(max_shapes) < 1:
         raise ConfigError(f"max_shapes must be at least 1, got {max_shapes}")
+    if style not in STYLES:
+        raise ConfigError(f"unknown shapes style {style!r}; expected one of {', '.join(STYLES)}")
     width, height = _image_size(size)
     rng = np.random.default_rng([int(seed), int(index)])
     canvas = _background(rng, width, height)
+    if style == "shifted":
+        canvas = _shifted_background(canvas)
 
-    shapes = _place_shapes(rng, width, height, int(max_shapes))
+    shapes = _place_shapes(
+        rng, width, height, int(max_shapes), SHIFTED_COLOURS if style == "shifted" else COLOURS
+    )
     for shape in shapes:
         canvas[:, shape.visible] = shape.fill[:, None]
     canvas += rng.integers(-10, 11, size=(3, height, width), dtype=np.int8)
@@ -347,7 +394,10 @@ class ShapesDataset:
         n: int | None = None,
         size: int | Sequence[int] = DEFAULT_SIZE,
         max_shapes: int = DEFAULT_MAX_SHAPES,
+        style: str = "default",
     ) -> None:
+        if style not in STYLES:
+            raise ConfigError(f"unknown shapes style {style!r}; expected one of {', '.join(STYLES)}")
         if split not in SPLITS:
             raise ConfigError(f"unknown shapes split {split!r}; expected one of {', '.join(SPLITS)}")
         seed, total = SPLITS[split]
@@ -359,6 +409,7 @@ class ShapesDataset:
         self.n = total if n is None else int(n)
         self.width, self.height = _image_size(size)
         self.max_shapes = int(max_shapes)
+        self.style = style
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -373,7 +424,9 @@ class ShapesDataset:
             i += self.n
         if not 0 <= i < self.n:
             raise IndexError(f"scene {i} out of range for shapes split {self.split!r} of {self.n}")
-        return generate_scene(self.seed, i, size=(self.width, self.height), max_shapes=self.max_shapes)
+        return generate_scene(
+            self.seed, i, size=(self.width, self.height), max_shapes=self.max_shapes, style=self.style
+        )
 
     def __iter__(self) -> Iterator[Scene]:
         return (self[i] for i in range(self.n))
@@ -391,4 +444,6 @@ class ShapesDataset:
             "size": [self.width, self.height],
             "max_shapes": self.max_shapes,
         }
+        if self.style != "default":  # the default's digest stays what it always was
+            params["style"] = self.style
         return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()

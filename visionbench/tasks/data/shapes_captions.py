@@ -71,6 +71,7 @@ class _Words:
     def __init__(self, rng: np.random.Generator) -> None:
         pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
         self.shape = {k: pick(v) for k, v in SHAPE_SYNONYMS.items()}
+        # a colour without synonyms (the shifted style's palette) is named by itself
         self.colour = {k: pick(v) for k, v in COLOUR_SYNONYMS.items()}
         self.size = {k: pick(v) for k, v in _SIZE_SYNONYMS.items()}
         self.with_size = bool(rng.integers(2))
@@ -79,7 +80,7 @@ class _Words:
         return self.shape[shape] + ("s" if count != 1 else "")
 
     def desc(self, obj: _Obj, *, size: bool | None = None) -> str:
-        words = [self.colour[obj.colour], self.noun(obj.shape)]
+        words = [self.colour.get(obj.colour, obj.colour), self.noun(obj.shape)]
         if self.with_size if size is None else size:
             words.insert(0, self.size[obj.size])
         return " ".join(words)
@@ -125,7 +126,7 @@ def _counts(objs: list[_Obj], w: _Words, pick) -> str:
         if not group:
             continue
         first_count = first_count or len(group)
-        colours = list(dict.fromkeys(w.colour[o.colour] for o in group))
+        colours = list(dict.fromkeys(w.colour.get(o.colour, o.colour) for o in group))
         if len(group) == 1:
             phrases.append(_a(f"{colours[0]} {w.noun(shape)}"))
         elif len(colours) == 1:
@@ -193,7 +194,7 @@ def _extremes(objs: list[_Obj], w: _Words, pick) -> str:
 
 
 def _palette(objs: list[_Obj], w: _Words, pick) -> str:
-    colours = list(dict.fromkeys(w.colour[o.colour] for o in objs))
+    colours = list(dict.fromkeys(w.colour.get(o.colour, o.colour) for o in objs))
     kinds = []
     for shape in SHAPE_ORDER:
         count = sum(o.shape == shape for o in objs)

@@ -9,6 +9,7 @@ the process imported: the score path must not load torch. ``VB_BENCH_ROUNDS`` se
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -17,8 +18,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "bench" / "score_classification.json"
@@ -36,19 +35,14 @@ PROBE = (
 )
 
 
-def _score_files(folder: Path, rows: int = 300, seed: int = 0) -> tuple[Path, Path]:
-    rng = np.random.default_rng(seed)
-    classes = ["cat", "dog", "bird", "fish", "frog"]
-    truth = rng.integers(0, len(classes), rows)
-    scores = rng.random((rows, len(classes))) + 1.5 * np.eye(len(classes))[truth]
-    scores /= scores.sum(axis=1, keepdims=True)
-    gt, pred = folder / "gt.csv", folder / "pred.csv"
-    gt.write_text("id,label\n" + "".join(f"s{i},{classes[t]}\n" for i, t in enumerate(truth)))
-    pred.write_text(
-        "id," + ",".join(classes) + "\n"
-        + "".join(f"s{i}," + ",".join(f"{v:.6f}" for v in row) + "\n" for i, row in enumerate(scores))
-    )  # fmt: skip
-    return gt, pred
+def _score_files(folder: Path) -> tuple[Path, Path]:
+    """The Fashion-MNIST benchmark's score files (loaded by path: the benchmarks are not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_fashion", Path(__file__).with_name("test_bench_fashion.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module._score_files(folder)
 
 
 def test_score_classification_whole_process(benchmark, tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from visionbench.leaderboard import rows
 if TYPE_CHECKING:
     import pandas as pd
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: a results folder's stored copy carries its unreadable records
 CACHE_KEY = b"visionbench.leaderboard"
 # the summary frame's ``attrs`` key (and stored copy's) for a results folder's unreadable records
 SKIPPED = "skipped_records"

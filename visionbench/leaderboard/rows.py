@@ -62,12 +62,3 @@ def folder_rows(root: Path, skipped: list[tuple[str, str]] | None = None) -> lis
     if skipped is not None:
         skipped += [(str(path), reason) for path, reason in bad]
     return found
-
-
-def skipped_records(root: Path) -> list[tuple[str, str]]:
-    """``(path, reason)`` of every record under ``root`` that cannot be read or is invalid."""
-    from visionbench.harness.record import iter_records
-
-    skipped: list[tuple[Path, str]] = []
-    iter_records(root, skipped)
-    return [(str(path), reason) for path, reason in skipped]

@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -69,13 +68,6 @@ def _summary(kind: str, uri: str, token: str) -> pd.DataFrame:
     return load_summary(Source(kind, uri), json.loads(token))
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def _skipped(uri: str, token: str) -> list[tuple[str, str]]:
-    from visionbench.leaderboard.rows import skipped_records
-
-    return skipped_records(Path(uri))
-
-
 def summary() -> pd.DataFrame:
     """Every run of the source, reloaded when the source changes (checked at most every 5 s).
 
@@ -88,9 +80,7 @@ def summary() -> pd.DataFrame:
     with st.spinner("Loading runs (the first load of a large store takes a while)..."):
         frame = _summary(src.kind, src.uri, token)
     if src.kind == "folder":
-        skipped = frame.attrs.get(SKIPPED)
-        if skipped is None:  # a summary from before the skipped list travelled with it
-            skipped = _skipped(src.uri, token)
+        skipped = frame.attrs.get(SKIPPED, [])  # read in the same pass as the summary
         if skipped:
             lines = "\n".join(
                 f"- {md(path)}: {md(' '.join(reason.split()))}" for path, reason in skipped[:20]
@@ -119,7 +109,6 @@ def _server_summary(src: Source) -> pd.DataFrame:
 def refresh() -> None:
     _token.clear()
     _summary.clear()
-    _skipped.clear()
 
 
 def sidebar() -> None:

@@ -35,3 +35,15 @@ def cli(capsys: pytest.CaptureFixture[str]):
         return code, out, err
 
     return call
+
+
+@pytest.fixture
+def seed() -> int:
+    """A randomised test's seed: ``VB_TEST_SEED`` when set, else a fresh one; printed so a failure can be
+    replayed."""
+    import numpy as np
+
+    env = os.environ.get("VB_TEST_SEED")
+    value = int(env) if env else int(np.random.SeedSequence().entropy % 2**31)
+    print(f"seed {value} (replay with VB_TEST_SEED={value})")
+    return value

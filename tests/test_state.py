@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
-
-
-@pytest.fixture
-def seed() -> int:
-    value = int(os.environ.get("VB_TEST_SEED", np.random.SeedSequence().entropy % 2**31))
-    print(f"VB_TEST_SEED={value}")
-    return value
 
 
 def _digits_task(**options):

@@ -11,7 +11,6 @@ import contextlib
 import io
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +18,6 @@ import pytest
 
 from visionbench.declarations import declaration
 from visionbench.harness import compare
-
-
-@pytest.fixture
-def seed() -> int:
-    env = os.environ.get("VB_TEST_SEED")
-    value = int(env) if env else int(np.random.SeedSequence().entropy % 2**31)
-    print(f"VB_TEST_SEED={value}")
-    return value
 
 
 def _loaded(task, name: str) -> compare.LoadedRun:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -14,14 +13,6 @@ import numpy as np
 import pytest
 
 from visionbench.harness.subsets import allocate, stratified_positions
-
-
-@pytest.fixture
-def seed() -> int:
-    env = os.environ.get("VB_TEST_SEED")
-    value = int(env) if env else int(np.random.SeedSequence().entropy % 2**31)
-    print(f"VB_TEST_SEED={value}")
-    return value
 
 
 def test_every_stratum_gets_its_share_within_rounding(seed: int) -> None:

@@ -12,7 +12,6 @@ import copy
 import io
 import json
 import math
-import os
 import re
 
 import numpy as np
@@ -33,12 +32,6 @@ from visionbench.tasks.coco import (
 )
 
 # ---------------------------------------------------------------- random data
-
-
-@pytest.fixture
-def seed() -> int:
-    env = os.environ.get("VB_TEST_SEED")
-    return int(env) if env else int(np.random.SeedSequence().entropy % 2**63)
 
 
 def _polygon(rng, cx, cy, r, h, w) -> list[float]:

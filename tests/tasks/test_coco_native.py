@@ -23,16 +23,6 @@ from visionbench.tasks.coco import METRIC_KEYS, _run_eval, evaluate_coco, load_c
 pytestmark = pytest.mark.skipif(not coco_native.available(), reason="numba is not installed")
 
 
-@pytest.fixture
-def seed() -> int:
-    import os
-
-    env = os.environ.get("VB_TEST_SEED")
-    value = int(env) if env else int(np.random.SeedSequence().entropy % 2**63)
-    print(f"seed {value} (replay with VB_TEST_SEED={value})")
-    return value
-
-
 def _data(seed: int, n_images: int = 36):
     gt, dets, _ = make_dataset(seed, n_images)
     rng = np.random.default_rng(seed)

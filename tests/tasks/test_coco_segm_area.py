@@ -13,7 +13,6 @@ import contextlib
 import copy
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -25,14 +24,6 @@ from test_coco import make_dataset
 from visionbench.errors import ConfigError, DataError
 from visionbench.harness.cli import main
 from visionbench.tasks.coco import METRIC_KEYS, evaluate_coco, load_coco_gt, load_coco_predictions
-
-
-@pytest.fixture
-def seed() -> int:
-    env = os.environ.get("VB_TEST_SEED")
-    value = int(env) if env else int(np.random.SeedSequence().entropy % 2**31)
-    print(f"VB_TEST_SEED={value}")
-    return value
 
 
 def _with_boxes(seed: int) -> tuple[dict, list[dict]]:

@@ -62,14 +62,6 @@ def build(**options):
 
 
 @pytest.fixture
-def seed() -> int:
-    import os
-
-    env = os.environ.get("VB_TEST_SEED")
-    return int(env) if env else int(np.random.SeedSequence().entropy % 2**63)
-
-
-@pytest.fixture
 def oracle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     (tmp_path / "vb_oracle.py").write_text(ORACLE)
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -91,9 +91,12 @@ def write_score_run(args: argparse.Namespace) -> str | None:
     from visionbench.harness import scoring_runs
 
     gt, pred = Path(args.gt), Path(args.pred)
+    intervals = None
     if args.kind == "classification":
         built = scoring_runs.classification_task(gt, pred)
     elif args.kind == "detection":
+        # drawn in a thread from score's evaluation while the state rows are built and stored
+        intervals = scoring_runs.detection_intervals(gt, pred, reps=scoring_runs.BOOTSTRAP_REPS, seed=0)
         built = scoring_runs.detection_task(gt, pred)
     else:
         built = scoring_runs.segmentation_task(
@@ -106,5 +109,5 @@ def write_score_run(args: argparse.Namespace) -> str | None:
     if built is None:
         return None
     task, spec = built
-    directory = scoring_runs.publish_score_run(task, spec, pred, Path(args.output))
+    directory = scoring_runs.publish_score_run(task, spec, pred, Path(args.output), intervals=intervals)
     return str(directory / "record.json")

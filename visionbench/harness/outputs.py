@@ -125,3 +125,16 @@ def write_outputs(record: dict[str, Any], result: TaskResult, directory: Path) -
     record.clear()
     record.update(cleaned)
     write_record(record, directory)
+
+
+def draw_artifacts_ahead(result: TaskResult, folder: Path) -> None:
+    """Write the result's artifacts into ``folder`` now; publishing then moves each file into the run
+    folder (``folder`` on the same file system, so a rename). For work that waits on something else
+    (intervals drawn in a thread): the plots are drawn meanwhile."""
+    import os
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, writer in list(result.artifacts.items()):
+        drawn = folder / name
+        writer(drawn)
+        result.artifacts[name] = lambda path, drawn=drawn: os.replace(drawn, path)

@@ -57,5 +57,48 @@ def add_task_intervals(task: Any, metrics: dict[str, float], *, reps: int, seed:
     intervals = bootstrap_intervals(
         task.num_updated(), task.bootstrap_metrics, reps=reps, seed=seed, block_fn=task.bootstrap_block
     )
+    add_intervals(metrics, intervals)
+
+
+def add_intervals(metrics: dict[str, float], intervals: dict[str, tuple[float, float]]) -> None:
+    """Add ``<key>_ci_low``/``_ci_high`` for each ``{key: (low, high)}``."""
     for key, (low, high) in intervals.items():
         metrics[f"{key}_ci_low"], metrics[f"{key}_ci_high"] = low, high
+
+
+class IntervalsInBackground:
+    """:func:`bootstrap_intervals` of a block function, computed in a thread while the caller goes on.
+
+    Worth it when the block function spends its time in compiled code that releases the GIL (the
+    COCO resampling kernel): the caller's own Python work then runs beside it. ``result`` waits for
+    the intervals and raises what the thread raised.
+    """
+
+    def __init__(
+        self, n: int, block_fn: Callable[[np.ndarray], dict[str, np.ndarray] | None], *, reps: int, seed: int
+    ) -> None:
+        import threading
+
+        self._outcome: dict[str, Any] = {}
+        self._thread = threading.Thread(
+            target=self._run, args=(n, block_fn, reps, seed), name="bootstrap-intervals", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, n: int, block_fn: Any, reps: int, seed: int) -> None:
+        try:
+            self._outcome["intervals"] = bootstrap_intervals(
+                n, _unused_metric_fn, reps=reps, seed=seed, block_fn=block_fn
+            )
+        except BaseException as exc:  # handed to the caller by result()
+            self._outcome["error"] = exc
+
+    def result(self) -> dict[str, tuple[float, float]]:
+        self._thread.join()
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+        return self._outcome["intervals"]
+
+
+def _unused_metric_fn(_: np.ndarray) -> None:  # the block function answers every resample
+    return None

@@ -133,91 +133,103 @@ def accumulate(cat_start, status, rank, npig, max_dets, rec_thrs, precision, rec
                         precision[t, r, k, a, m] = precisions[pos] if pos < size else 0.0
 
 
-@njit(cache=True, parallel=True)
+LANES = 16  # resamples processed side by side (one vector of weights per detection)
+
+
+@njit(cache=True, parallel=True, nogil=True)
 def resampled_precision(
-    weights, cols, cat_start, ev_start, ev_pos, ev_kind, gt_start, gt_image, gt_count, rec_thrs, out
+    weights,
+    cols,
+    cat_start,
+    seen_size,
+    ev_start,
+    ev_seen,
+    ev_col,
+    ev_kind,
+    gt_start,
+    gt_image,
+    gt_count,
+    rec_thrs,
+    out,
 ):
     """``out[B, T, R, K]`` (-1 where a resample has no unignored ground truth) for image weights
-    ``[B, N]``: per category the weights' running sum over its detections in COCO's order, and per
-    threshold the true positives and ignored detections (``ev_*``) that move the counts."""
+    ``weights[N, B]`` (one column per resample, ``B`` a multiple of :data:`LANES`).
+
+    Per category: the weights' running sum over its first ``seen_size`` detections in COCO's order,
+    then per threshold the true positives and ignored detections (``ev_*``: image column
+    ``ev_col``, position in that running sum ``ev_seen``) that move the counts, for ``LANES``
+    resamples at once. Precision is ``tps / (seen - ignored)`` (0 where that is 0), made non-increasing
+    from the right with ``max``: counts are whole numbers below 2**26, so distinct fractions stay
+    distinct, ordered doubles, and the maximum is the double of the largest fraction.
+    """
     b_count, t_count, r_count, k_count = out.shape
-    for b in prange(b_count):
-        w = weights[b]
+    for g in prange(b_count // LANES):
+        c0 = g * LANES
+        w = weights[:, c0 : c0 + LANES]
+        valid = np.empty(LANES)
+        tps = np.empty(LANES)
+        ignored = np.empty(LANES)
+        need = np.empty((LANES, r_count))
         for k in range(k_count):
-            valid_gt = 0.0
+            valid[:] = 0.0
             for j in range(gt_start[k], gt_start[k + 1]):
-                valid_gt += w[gt_image[j]] * gt_count[j]
-            if valid_gt == 0:
-                for t in range(t_count):
-                    for r in range(r_count):
-                        out[b, t, r, k] = -1.0
-                continue
-            lo = cat_start[k]
-            last = lo
+                row, count = gt_image[j], gt_count[j]
+                for lane in range(LANES):
+                    valid[lane] += w[row, lane] * count
+            # recall tps / valid reaches rec_thrs[r] exactly when tps >= need[r] (tps are whole numbers)
+            for lane in range(LANES):
+                v = valid[lane]
+                if v == 0:
+                    continue
+                for r in range(r_count):
+                    n = np.ceil(rec_thrs[r] * v)
+                    while n > 0 and (n - 1) / v >= rec_thrs[r]:
+                        n -= 1
+                    while n / v < rec_thrs[r]:
+                        n += 1
+                    need[lane, r] = n
+            lo, size = cat_start[k], seen_size[k]
+            seen = np.empty((size, LANES))
+            tps[:] = 0.0
+            for j in range(size):
+                row = cols[lo + j]
+                for lane in range(LANES):
+                    tps[lane] += w[row, lane]
+                    seen[j, lane] = tps[lane]
+            events = ev_start[(k + 1) * t_count] - ev_start[k * t_count]
+            tp_at = np.empty((LANES, events))
+            precision = np.empty((events, LANES))
             for t in range(t_count):
-                e1 = ev_start[k * t_count + t + 1]
-                if e1 > ev_start[k * t_count + t]:
-                    last = max(last, ev_pos[e1 - 1] + 1)
-            seen = np.empty(last - lo)
-            total_seen = 0.0
-            for j in range(lo, last):
-                total_seen += w[cols[j]]
-                seen[j - lo] = total_seen
-            size = last - lo
-            tp_at = np.empty(size)
-            total_at = np.empty(size)
-            best_at = np.empty(size, dtype=np.int64)
-            # recall tps / valid_gt reaches rec_thrs[r] exactly when tps >= need[r] (tps are whole numbers)
-            need = np.empty(r_count)
-            for r in range(r_count):
-                n = np.ceil(rec_thrs[r] * valid_gt)
-                while n > 0 and (n - 1) / valid_gt >= rec_thrs[r]:
-                    n -= 1
-                while n / valid_gt < rec_thrs[r]:
-                    n += 1
-                need[r] = n
-            for t in range(t_count):
-                tps = 0.0
-                ignored = 0.0
+                tps[:] = 0.0
+                ignored[:] = 0.0
                 p = 0
                 for e in range(ev_start[k * t_count + t], ev_start[k * t_count + t + 1]):
-                    j = ev_pos[e]
+                    row = ev_col[e]
                     if ev_kind[e] == 1:
-                        tps += w[cols[j]]
-                        tp_at[p] = tps
-                        total_at[p] = tps + (seen[j - lo] - tps - ignored)
+                        at = ev_seen[e]
+                        for lane in range(LANES):
+                            tps[lane] += w[row, lane]
+                            tp_at[lane, p] = tps[lane]
+                            total = seen[at, lane] - ignored[lane]
+                            precision[p, lane] = tps[lane] / total if total > 0 else 0.0
                         p += 1
                     else:
-                        ignored += w[cols[j]]
-                if p == 0:
-                    for r in range(r_count):
-                        out[b, t, r, k] = 0.0
-                    continue
-                # the right-to-left maximum of precision tps / total (0 where total is 0), compared as
-                # fractions of whole numbers (exact products), so that only the values read are divided.
-                # A zero total has zero tps before it too, and then no product says "greater": exact.
-                top = p - 1
-                top_tp, top_total = tp_at[top], total_at[top]
-                best_at[top] = top
+                        for lane in range(LANES):
+                            ignored[lane] += w[row, lane]
                 for i in range(p - 2, -1, -1):
-                    tp_i, total_i = tp_at[i], total_at[i]
-                    if tp_i * top_total > top_tp * total_i:
-                        top, top_tp, top_total = i, tp_i, total_i
-                    best_at[i] = top
-                pos = 0
-                read = -1
-                value = 0.0
-                for r in range(r_count):
-                    while pos < p and tp_at[pos] < need[r]:
-                        pos += 1
-                    if pos < p:
-                        i = best_at[pos]
-                        if i != read:
-                            read = i
-                            value = tp_at[i] / total_at[i] if total_at[i] > 0 else 0.0
-                        out[b, t, r, k] = value
-                    else:
-                        out[b, t, r, k] = 0.0
+                    for lane in range(LANES):
+                        precision[i, lane] = max(precision[i, lane], precision[i + 1, lane])
+                for lane in range(LANES):
+                    b = c0 + lane
+                    if valid[lane] == 0:
+                        for r in range(r_count):
+                            out[b, t, r, k] = -1.0
+                        continue
+                    pos = 0
+                    for r in range(r_count):
+                        while pos < p and tp_at[lane, pos] < need[lane, r]:
+                            pos += 1
+                        out[b, t, r, k] = precision[pos, lane] if pos < p else 0.0
 
 
 @njit(cache=True, nogil=True)

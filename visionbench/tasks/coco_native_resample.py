@@ -49,6 +49,14 @@ class NativeResampledMap:
         self.ev_kind = np.concatenate(kinds).astype(np.int8) if kinds else np.zeros(0, np.int8)
         self.ev_start = np.asarray(starts, dtype=np.int64)
         self.cat_start = matches.cat_start.astype(np.int64)
+        # each event's image column and place in its category's running sum, which ends at the last event
+        event_cat = np.repeat(np.arange(self.num_cats * self.t_count) // self.t_count, np.diff(self.ev_start))
+        self.ev_seen = self.ev_pos - self.cat_start[event_cat]
+        self.ev_col = self.cols[self.ev_pos]
+        self.seen_size = np.zeros(self.num_cats, dtype=np.int64)
+        ends = self.ev_start[:: self.t_count]
+        for k in np.flatnonzero(ends[1:] > ends[:-1]):
+            self.seen_size[k] = self.ev_seen[ends[k] : ends[k + 1]].max() + 1
         npig = matches.npig[0]  # [K, N]
         nz_k, nz_i = np.nonzero(npig)
         self.gt_start = np.searchsorted(nz_k, np.arange(self.num_cats + 1)).astype(np.int64)
@@ -71,27 +79,32 @@ class NativeResampledMap:
     def precision(self, counts: np.ndarray) -> np.ndarray:
         """COCO's precision ``[B, T, R, K]`` for image multiplicities ``counts [B, N]`` (a view of a buffer
         that the next call overwrites)."""
-        from visionbench.tasks.coco_native_kernels import resampled_precision
+        from visionbench.tasks.coco_native_kernels import LANES, resampled_precision
 
-        shape = (len(counts), self.t_count, len(self.rec_thrs), self.num_cats)
-        if self._out is None or self._out.shape[0] < shape[0]:
+        rows = len(counts)
+        padded = -(-rows // LANES) * LANES  # whole groups of lanes; the padding's weights are 0
+        shape = (padded, self.t_count, len(self.rec_thrs), self.num_cats)
+        if self._out is None or self._out.shape[0] < padded:
             self._out = np.empty(shape)  # reused across blocks: the kernel writes every element
-        out = self._out[: shape[0]]
+        weights = np.zeros((self.num_images, padded))
+        weights[:, :rows] = counts.T
         with _torch_threads_kept():
             resampled_precision(
-                np.ascontiguousarray(counts, dtype=np.float64),
+                weights,
                 self.cols,
                 self.cat_start,
+                self.seen_size,
                 self.ev_start,
-                self.ev_pos,
+                self.ev_seen,
+                self.ev_col,
                 self.ev_kind,
                 self.gt_start,
                 self.gt_image,
                 self.gt_count,
                 self.rec_thrs,
-                out,
+                self._out[:padded],
             )
-        return out
+        return self._out[:rows]
 
 
 @contextmanager

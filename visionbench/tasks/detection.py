@@ -111,7 +111,7 @@ class DetectionTask(Task):
         self._matches: Any = None  # coco_native.BoxMatches of the last compute, when numba is installed
         self._adopted: Any = None  # see adopt()
         self._evaluation: Any = None
-        self._entries_text: str | None = None
+        self._entries_text: bytes | None = None
         self.segm_area = segm_area_option(spec.option_dict.get("segm_area", DEFAULT_SEGM_AREA))
 
     def scoring(self) -> dict[str, Any]:
@@ -193,7 +193,7 @@ class DetectionTask(Task):
         entries: list[dict[str, Any]],
         *,
         evaluation: dict[str, Any] | None = None,
-        detections_json: str | None = None,
+        detections_json: bytes | None = None,
     ) -> None:
         """What decoding the rows just stored gives (images, their annotations, their detections, no
         masks), kept so that the next :meth:`compute` does not decode them again.
@@ -201,8 +201,8 @@ class DetectionTask(Task):
         ``evaluation`` (``gt``, ``preds``, ``result``, ``matches`` of
         :func:`~visionbench.tasks.coco_native.evaluate_boxes`) is a box evaluation of the same images,
         annotations and detections, each image's in the same order: COCO's numbers depend on nothing
-        else, so compute reuses it. ``detections_json`` is ``entries`` as compact JSON (the
-        ``detections.json`` artifact). All are dropped when the state changes.
+        else, so compute reuses it. ``detections_json`` is ``entries`` as compact JSON, UTF-8
+        (the ``detections.json`` artifact). All are dropped when the state changes.
         """
         self._adopted = (self.num_updated(), images, annotations, entries, evaluation, detections_json)
 
@@ -366,7 +366,7 @@ class DetectionTask(Task):
 
     def _artifacts(self, results: dict[str, Any]) -> dict[str, Any]:
         from visionbench.tasks.coco_plots import plot_pr_curves
-        from visionbench.tasks.fast_json import dumps  # the entries are checked finite: no NaN to refuse
+        from visionbench.tasks.fast_json import dumps_bytes  # entries are checked finite: no NaN
 
         entries, text = self._entries, self._entries_text
 
@@ -376,7 +376,7 @@ class DetectionTask(Task):
         artifacts = {
             "pr_curves.json": lambda path: write_json(path, {k: r.to_json() for k, r in results.items()}),
             "pr_curves.png": lambda path: plot_pr_curves(results["bbox"], path),
-            "detections.json": lambda path: path.write_text(text or dumps(entries), encoding="utf-8"),
+            "detections.json": lambda path: path.write_bytes(text or dumps_bytes(entries)),
         }
         if "segm" in results:
             artifacts["pr_curves_segm.png"] = lambda path: plot_pr_curves(results["segm"], path)
@@ -384,24 +384,11 @@ class DetectionTask(Task):
 
     def _bootstrappable(self) -> bool:
         """Whether intervals can be drawn (ground truth exists, faster-coco-eval has what the bootstrap reads)."""
-        if self._gt is None or not self._gt["annotations"]:
-            return False
         if self._bootstrap is None:
-            from visionbench.tasks.detection_bootstrap import ImageBootstrap
+            from visionbench.tasks.detection_bootstrap import box_resampler
 
-            ids = [im["id"] for im in self._images]
-            try:
-                if self._matches is not None:  # resampled from the matches compute made
-                    from visionbench.tasks.coco_native_resample import NativeBootstrap
-
-                    gt, preds = self._gt, self._preds
-                    self._bootstrap = NativeBootstrap(
-                        self._matches, ids, lambda: ImageBootstrap(gt, preds, ids)
-                    )
-                    return True
-                self._bootstrap = ImageBootstrap(self._gt, self._preds, ids)
-            except (AttributeError, ImportError):  # a faster-coco-eval without per-image evaluations
-                self._bootstrap = False
+            ids = [im["id"] for im in self._images] if self._gt is not None else []
+            self._bootstrap = box_resampler(self._gt, self._preds, self._matches, ids)
         return bool(self._bootstrap)
 
     def bootstrap_metrics(self, resample: np.ndarray) -> dict[str, float] | None:

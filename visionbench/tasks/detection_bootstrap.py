@@ -137,3 +137,32 @@ def _valid_mean(values: np.ndarray) -> float:
 
 def _silent(*_args: Any, **_kwargs: Any) -> None:
     return None
+
+
+def box_resampler(gt: Any, preds: Any, matches: Any, ids: list[int]) -> Any:
+    """What draws ``map`` and ``map_50`` of image resamples (``metrics``, ``metrics_block``): read off
+    the kept ``matches`` of a native evaluation, else faster-coco-eval's per-image evaluations; False
+    when there are no intervals to draw (no ground-truth objects, or a faster-coco-eval without them)."""
+    if gt is None or not gt["annotations"]:
+        return False
+    try:
+        if matches is not None:
+            from visionbench.tasks.coco_native_resample import NativeBootstrap
+
+            return NativeBootstrap(matches, ids, lambda: ImageBootstrap(gt, preds, ids))
+        return ImageBootstrap(gt, preds, ids)
+    except (AttributeError, ImportError):  # a faster-coco-eval without per-image evaluations
+        return False
+
+
+def resampler_block(resampler: Any) -> Any:
+    """``resampler.metrics_block``, answering None (no intervals) where faster-coco-eval lacks what the
+    one-resample fallback reads, as :meth:`DetectionTask.bootstrap_block` does."""
+
+    def block(resamples: np.ndarray) -> dict[str, np.ndarray] | None:
+        try:
+            return resampler.metrics_block(resamples)
+        except AttributeError:
+            return None
+
+    return block

@@ -34,8 +34,9 @@ def exact(data: bytes | str) -> Any:
     return json.loads(data)
 
 
-def dumps(obj: Any) -> str:
-    """Compact JSON text (``separators=(",", ":")``) of plain Python values."""
+def dumps_bytes(obj: Any) -> bytes:
+    """Compact JSON (``separators=(",", ":")``) of plain Python values, as UTF-8 bytes (what Arrow string
+    columns and files take without a round trip through ``str``)."""
     if orjson is not None:
-        return orjson.dumps(obj).decode("utf-8")
-    return json.dumps(obj, separators=(",", ":"))
+        return orjson.dumps(obj)
+    return json.dumps(obj, separators=(",", ":")).encode("utf-8")

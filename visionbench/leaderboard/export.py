@@ -1,7 +1,8 @@
 """``visionbench leaderboard --export DIR``: the leaderboard as a self-contained static HTML site.
 
 Overview (tasks found, each task's ranked table and an inline SVG chart of its scores with their
-intervals), one page per model (card, tasks, gallery pictures embedded as data URIs) and one
+intervals), one page per model (card, tasks, each run's trust-check findings, gallery pictures
+embedded as data URIs) and one
 compare page per model and its default partner. No script, no stylesheet or font from elsewhere:
 the site opens from disk with the network off. It reads the same summary and formats numbers
 with the same functions as the dashboard (``data.load_summary``, ``fmt``).
@@ -175,8 +176,28 @@ def model_page(source: Source, frame: Any, model: str, partner: str | None) -> s
         body.append(
             f"<p><a href='compare-{esc(slug(model))}--{esc(slug(partner))}.html'>Compare with {esc(partner)}</a></p>"
         )
+    body += [_checks_html(source, r) for _, r in runs.iterrows()]
     body += [_gallery_html(source, r) for _, r in runs.drop_duplicates("task").iterrows()]
     return page(str(first["model_name"]), "".join(body))
+
+
+def _checks_html(source: Source, row: Any) -> str:
+    """The run's trust checks as the dashboard's details show them: the summary line, then the findings."""
+    from visionbench.leaderboard import artifacts
+    from visionbench.leaderboard.views.card import check_rows, checks_summary
+
+    record = artifacts.load_record(source, row.to_dict())
+    if record is None or "checks" not in record:
+        return ""
+    columns = check_rows(record)
+    found = [dict(zip(columns, cells, strict=True)) for cells in zip(*columns.values(), strict=True)]
+    title = f"Trust checks: {row['task']} ({row['hardware']}, {row['precision']})"
+    listing = (
+        table_html(found, cls="checks")
+        if found
+        else "<p>No findings: the checks saw nothing wrong with this run.</p>"
+    )
+    return f"<h3>{esc(title)}</h3><p>{esc(checks_summary(record))}</p>{listing}"
 
 
 def compare_page(frame: Any, a: str, b: str) -> str:

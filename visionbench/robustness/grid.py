@@ -5,7 +5,8 @@ Each cell (corruption type x severity) is an ordinary run of the task on a
 its own content fingerprint, so its state never mixes with the clean run's). The summary follows
 the benchmark papers that carried ImageNet-C to detection and segmentation: ``P_clean`` is the
 headline on clean images (detection ``map``, segmentation ``miou``, classification ``top1``),
-``mPC`` the mean of the headline over every cell and ``rPC = mPC / P_clean``.
+``mPC`` the mean of the headline over every cell and ``rPC = mPC / P_clean``. With tracking on,
+the summary is also an MLflow run of its own (:mod:`~visionbench.robustness.grid_tracking`).
 Keys: ``corrupt_map/<type>/<severity>`` (detection), ``corrupt_miou/<type>/<severity>``
 (segmentation), ``corrupt_top1/<type>/<severity>`` (classification), with ``mpc`` and ``rpc``.
 """
@@ -13,6 +14,7 @@ Keys: ``corrupt_map/<type>/<severity>`` (detection), ``corrupt_miou/<type>/<seve
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +52,9 @@ def run_grid(
     output = Path(output)
     base = build_dataset(task_spec)
 
-    def score(dataset: Any) -> float:
+    runs: list[dict[str, Any]] = []
+
+    def score(dataset: Any, corruption: str | None = None, severity: int | None = None) -> float:
         outcome = execute(
             run,
             output=output,
@@ -60,14 +64,38 @@ def run_grid(
             bootstrap_reps=0,
             dataset=dataset,
         )
-        return float(outcome.record["metrics"][headline])
+        record = outcome.record
+        runs.append(
+            {
+                "corruption": corruption,
+                "severity": severity,
+                "run_fingerprint": record["run_fingerprint"],
+                "mlflow_run_id": (record.get("tracking") or {}).get("run_id"),
+            }
+        )
+        return float(record["metrics"][headline])
 
+    started_ms = int(time.time() * 1000)
     clean = score(base)
     cells = {
-        c: {int(s): score(CorruptedDataset(base, c, int(s), seed, min_side)) for s in severities}
+        c: {int(s): score(CorruptedDataset(base, c, int(s), seed, min_side), c, int(s)) for s in severities}
         for c in corruptions
     }
-    return write_summary(summarise(task_spec.kind, clean, cells), output, model, task, min_side)
+    summary = summarise(task_spec.kind, clean, cells)
+    summary["runs"], summary["created_ms"] = runs, started_ms
+    summary["grid"] = {
+        "corruptions": list(corruptions),
+        "severities": [int(s) for s in severities],
+        "seed": seed,
+        "limit": limit,
+    }
+    summary = write_summary(summary, output, model, task, min_side)
+    if track:
+        from visionbench.robustness.grid_tracking import log_grid_summary
+
+        summary["tracking"] = log_grid_summary(summary, "visionbench", tracking_uri)
+        Path(summary["files"]["summary"]).write_text(_summary_json(summary))
+    return summary
 
 
 def summarise(kind: str, clean: float, cells: dict[str, dict[int, float]]) -> dict[str, Any]:
@@ -93,7 +121,7 @@ def write_summary(
     folder = output / "corruption-grid"
     folder.mkdir(parents=True, exist_ok=True)
     stem = "".join(ch if ch.isalnum() else "-" for ch in f"{model}-{task}")[:120]
-    (folder / f"{stem}.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    (folder / f"{stem}.json").write_text(_summary_json(summary))
     prefix = f"corrupt_{summary['headline']}/"
     as_top1 = {
         "corrupt_top1/" + k[len(prefix) :]: v for k, v in summary["metrics"].items() if k.startswith(prefix)
@@ -102,3 +130,7 @@ def write_summary(
         plot_heatmap(as_top1, folder / f"{stem}.png", label=summary["headline"])
     summary["files"] = {"summary": str(folder / f"{stem}.json"), "heatmap": str(folder / f"{stem}.png")}
     return summary
+
+
+def _summary_json(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, indent=1, sort_keys=True) + "\n"

@@ -3,7 +3,8 @@
 The command form of :func:`visionbench.robustness.grid.run_grid`, for the kinds whose tasks have
 no built-in grid (detection: mPC/rPC of mAP; segmentation: of mIoU; classification works too,
 though the ``robustness:`` task kind also gives mCE). Each cell is an ordinary run folder (and
-MLflow run unless ``--no-track``); the summary and heat map go to ``OUTPUT/corruption-grid/``.
+MLflow run unless ``--no-track``); the summary and heat map go to ``OUTPUT/corruption-grid/`` and,
+unless ``--no-track``, into an MLflow run of their own (:mod:`visionbench.robustness.grid_tracking`).
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def grid_command(args: argparse.Namespace) -> int:
         track=not args.no_track,
         tracking_uri=args.tracking_uri,
     )
+    tracking = summary.get("tracking")
+    if tracking and tracking["status"] != "logged":
+        print(f"warning: the grid summary was not logged to MLflow: {tracking['error']}", file=sys.stderr)
     if args.json:
         sys.stdout.write(json.dumps(summary) + "\n")
         return 0
@@ -81,4 +85,6 @@ def grid_command(args: argparse.Namespace) -> int:
             print(f"  {key:<40} {value:.4f}")
     print(f"  mPC {metrics['mpc']:.4f}  rPC {metrics['rpc']:.4f}")
     print(f"  -> {summary['files']['summary']} (heat map {summary['files']['heatmap']})")
+    if tracking and tracking["status"] == "logged":
+        print(f"  MLflow run {tracking['run_id']} ({tracking['uri']})")
     return 0

@@ -1,7 +1,8 @@
 """Distributed evaluation on torch.distributed: ``torchrun --nproc-per-node N -m visionbench run ...``.
 
 Each rank evaluates a disjoint shard of the samples (rank ``r`` of ``W`` takes positions
-``r, r + W, r + 2W, ...``: no padding, no duplicates), writes its state rows to the store and sends
+``r, r + W, r + 2W, ...``: no padding, no duplicates; a task whose samples go in blocks, such as a
+robustness task's attack chunks, has each rank take whole blocks in turn), writes its state rows to the store and sends
 them to rank 0, which merges them by sample index (the bootstrap and COCO's tie-breaking depend on
 order), computes the metrics, writes the one record and logs the one MLflow run. gloo serves CPU
 ranks and NCCL CUDA ranks; several nodes work the same way through torchrun's rendezvous.
@@ -33,9 +34,13 @@ class Distributed:
     def is_main(self) -> bool:
         return self.rank == 0
 
-    def shard(self, total: int) -> list[int]:
-        """The sample positions this rank evaluates."""
-        return list(range(self.rank, total, self.world_size))
+    def shard(self, total: int, unit: int = 1) -> list[int]:
+        """The sample positions this rank evaluates: blocks of ``unit`` consecutive positions dealt in
+        turn (``unit`` 1: positions ``rank, rank + W, ...``)."""
+        if unit <= 1:
+            return list(range(self.rank, total, self.world_size))
+        starts = range(self.rank * unit, total, self.world_size * unit)
+        return [p for start in starts for p in range(start, min(start + unit, total))]
 
     def device(self, device: str) -> str:
         """One GPU per local rank when the run is on CUDA without an explicit index."""

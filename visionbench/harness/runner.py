@@ -190,7 +190,7 @@ def execute(
         reuse = stored_rows(store, task.state_schema(), total, use_store)
         if dist.is_main and reuse.count:
             task.state.extend([reuse.table])
-        positions = remaining(dist.shard(total), reuse)
+        positions = remaining(dist.shard(total, getattr(task, "shard_unit", 1)), reuse)
         num_workers = default_workers(task.dataset, workers)
         dist.barrier()
         started = dist_mod.now()

@@ -72,6 +72,12 @@ class RobustnessTask(Task):
     version = "1"
     adapter_kind = "classification"
 
+    @property
+    def shard_unit(self) -> int:
+        """torchrun ranks take whole attack chunks: each chunk is attacked as one batch from its own seed,
+        so the attacks (random starts included) are those of a single-process run."""
+        return self.plan.chunk
+
     def __init__(self, dataset: Dataset, spec: TaskSpec) -> None:
         self.plan = parse_plan(spec.option_dict, f"robustness:{spec.source}")
         self.mode = "white-box"

@@ -239,9 +239,15 @@ def test_every_box_statistic_of_a_resample_equals_pycocotools_on_duplicated_imag
     a = _loaded(scoring_runs.detection_task(gt_path, a_path)[0], "a")
     b = _loaded(scoring_runs.detection_task(gt_path, b_path)[0], "b")
     keys = declaration("detection").keys
-    resamples = np.vstack(
-        [np.arange(12), [0, 0, 1, 3, 3, 3, 5, 7, 8, 8, 10, 11], np.sort(rng.integers(0, 12, 12))]
-    )
+    rows = [np.arange(12), [0, 0, 1, 3, 3, 3, 5, 7, 8, 8, 10, 11], np.sort(rng.integers(0, 12, 12))]
+    if (
+        ties
+    ):  # one more resample repeating an image that holds tied scores (known once the resampler is built)
+        compare._block(a.task, np.arange(12)[None, :], keys)
+        tied = sorted(a.task._stats_bootstrap.stats.tie_images)
+        assert tied, "the tied-score data must give an image with tied scores"
+        rows.append(np.sort(np.r_[tied[0], tied[0], rng.integers(0, 12, 10)]))
+    resamples = np.vstack(rows)
     got_a, got_b = compare._block(a.task, resamples, keys), compare._block(b.task, resamples, keys)
     assert sorted(got_a) == sorted(keys)
     results_a, results_b = json.loads(a_path.read_text()), json.loads(b_path.read_text())

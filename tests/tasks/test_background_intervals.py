@@ -54,3 +54,23 @@ def test_score_run_intervals_equal_the_tasks_own(seed: int, tmp_path: Path) -> N
     assert set(got) == {"map", "map_50"}, seed
     for key, (low, high) in got.items():
         assert (low, high) == (result.metrics[f"{key}_ci_low"], result.metrics[f"{key}_ci_high"]), (seed, key)
+
+
+def test_failed_intervals_leave_no_drawn_files_behind(seed: int, tmp_path: Path) -> None:
+    from visionbench.harness import scoring_runs
+
+    gt, dets, _ = make_dataset(seed, 8)
+    gt_path, pred_path = tmp_path / "gt.json", tmp_path / "dets.json"
+    gt_path.write_text(json.dumps(gt))
+    pred_path.write_text(json.dumps(dets))
+    task, spec = scoring_runs.detection_task(gt_path, pred_path)
+
+    class Broken:
+        def result(self) -> None:
+            raise ValueError("the intervals' thread failed")
+
+    output = tmp_path / "runs"
+    with pytest.raises(ValueError, match="thread failed"):
+        scoring_runs.publish_score_run(task, spec, pred_path, output, intervals=Broken())
+    assert not list(output.glob(".artifacts-*"))  # the plots drawn ahead went with the failure
+    assert not list(output.rglob("record.json"))  # and no run folder claims a record

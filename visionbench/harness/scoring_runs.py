@@ -263,32 +263,31 @@ def publish_score_run(
     if not store.chunks():  # the same content scored before keeps its state
         store.append(task.state.table(), "score")
     result = task.compute()
-    ahead = None
-    if intervals is None:
-        add_task_intervals(task, result.metrics, reps=bootstrap_reps, seed=seed)
-    else:  # the plots are drawn while the thread finishes the intervals
-        ahead = Path(tempfile.mkdtemp(prefix=".artifacts-", dir=output))
-        draw_artifacts_ahead(result, ahead)
-        add_intervals(result.metrics, intervals.result())
-    efficiency = {metric.key: float("nan") for metric in EFFICIENCY}  # no model ran: nothing measured
-    env = environment("cpu", "fp32", 1, 0, model_ran=False)  # no model runs: torch stays unimported
-    record = build_record(
-        run=run,
-        adapter=files,
-        task=task,
-        result=result,
-        efficiency=efficiency,
-        environment=env,
-        code=code_version(),
-        suite="visionbench",
-        total=total,
-        identity=identity,
-        state={"path": "", "identity": identity["prediction"], "num_samples": total},
-        statistics=statistics,
-    )
+    ahead = None if intervals is None else Path(tempfile.mkdtemp(prefix=".artifacts-", dir=output))
     try:
+        if ahead is None:
+            add_task_intervals(task, result.metrics, reps=bootstrap_reps, seed=seed)
+        else:  # the plots are drawn while the thread finishes the intervals
+            draw_artifacts_ahead(result, ahead)
+            add_intervals(result.metrics, intervals.result())
+        efficiency = {metric.key: float("nan") for metric in EFFICIENCY}  # no model ran: nothing measured
+        env = environment("cpu", "fp32", 1, 0, model_ran=False)  # no model runs: torch stays unimported
+        record = build_record(
+            run=run,
+            adapter=files,
+            task=task,
+            result=result,
+            efficiency=efficiency,
+            environment=env,
+            code=code_version(),
+            suite="visionbench",
+            total=total,
+            identity=identity,
+            state={"path": "", "identity": identity["prediction"], "num_samples": total},
+            statistics=statistics,
+        )
         directory = publish(record, result, Path(output), spec.id, model.spec, "fp32", store, track=False)
-    finally:
+    finally:  # drawn-ahead files not moved into a run folder (an error on the way) go
         if ahead is not None:
             shutil.rmtree(ahead, ignore_errors=True)
     record["tracking"] = {

@@ -170,3 +170,22 @@ def test_score_run_record_equals_its_rescore(seed, tmp_path):
     assert rescored.keys() == record["metrics"].keys() and any("_ci_" in k for k in rescored), seed
     for key, value in record["metrics"].items():
         assert rescored[key] == value or (value is None and rescored[key] is None), (seed, key)
+
+
+def test_native_bootstrap_hands_every_row_to_the_exact_path_past_its_exact_range(seed, monkeypatch):
+    """Past the totals whose fractions stay distinct doubles, every resample goes the one-resample way
+    (faster-coco-eval's accumulate), and the numbers are still ImageBootstrap's."""
+    from visionbench.tasks import coco_native_resample
+    from visionbench.tasks.coco_native_resample import NativeBootstrap
+    from visionbench.tasks.detection_bootstrap import ImageBootstrap
+
+    monkeypatch.setattr(coco_native_resample, "EXACT_TOTAL", 2)
+    gt, preds = _data(seed, 12)
+    ids = [im["id"] for im in gt["images"]]
+    _, matches = coco_native.evaluate_boxes(gt, preds)
+    native = NativeBootstrap(matches, ids, lambda: ImageBootstrap(gt, preds, ids))
+    assert native._map.all_exact
+    positions = np.random.default_rng(seed).integers(0, len(ids), size=(5, len(ids)))
+    got, expected = native.metrics_block(positions), ImageBootstrap(gt, preds, ids).metrics_block(positions)
+    for key in ("map", "map_50"):
+        assert np.array_equal(got[key], expected[key], equal_nan=True), (seed, key)

@@ -159,8 +159,9 @@ def resampled_precision(
     then per threshold the true positives and ignored detections (``ev_*``: image column
     ``ev_col``, position in that running sum ``ev_seen``) that move the counts, for ``LANES``
     resamples at once. Precision is ``tps / (seen - ignored)`` (0 where that is 0), made non-increasing
-    from the right with ``max``: counts are whole numbers below 2**26, so distinct fractions stay
-    distinct, ordered doubles, and the maximum is the double of the largest fraction.
+    from the right with ``max``: the counts are whole numbers and the totals stay below 2**26 (the
+    caller sends larger ones the exact way), so distinct fractions stay distinct, ordered doubles, and
+    the maximum is the double of the largest fraction.
     """
     b_count, t_count, r_count, k_count = out.shape
     for g in prange(b_count // LANES):

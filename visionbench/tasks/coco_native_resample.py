@@ -23,6 +23,7 @@ import numpy as np
 from visionbench.tasks.coco_native import FP, BoxMatches
 
 BLOCK_ROWS = 128
+EXACT_TOTAL = 2**26  # weighted detection totals below this keep the kernel's precision exact
 
 
 class NativeResampledMap:
@@ -69,9 +70,18 @@ class NativeResampledMap:
             & (status[:, 1:] != status[:, :-1]).any(axis=0)
         )
         self.tie_images = np.unique(matches.det_image[1:][same])
+        # The kernel's max of tp / total equals the exact fractions' while every total stays below
+        # EXACT_TOTAL (distinct fractions then round to distinct doubles). A resample's total for a
+        # category is at most N times its most detections in one image; past that, every row goes
+        # the exact one-resample way.
+        pairs = matches.det_cat.astype(np.int64) * self.num_images + matches.det_image.astype(np.int64)
+        densest = int(np.unique(pairs, return_counts=True)[1].max()) if pairs.size else 0
+        self.all_exact = densest * self.num_images >= EXACT_TOTAL
         self._out: np.ndarray | None = None
 
     def exact_rows(self, counts: np.ndarray) -> np.ndarray:
+        if self.all_exact:
+            return np.ones(len(counts), dtype=bool)
         if not self.tie_images.size:
             return np.zeros(len(counts), dtype=bool)
         return (counts[:, self.tie_images] >= 2).any(axis=1)

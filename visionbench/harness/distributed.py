@@ -2,10 +2,11 @@
 
 Each rank evaluates a disjoint shard of the samples (rank ``r`` of ``W`` takes positions
 ``r, r + W, r + 2W, ...``: no padding, no duplicates; a task whose samples go in blocks, such as a
-robustness task's attack chunks, has each rank take whole blocks in turn), writes its state rows to the store and sends
-them to rank 0, which merges them by sample index (the bootstrap and COCO's tie-breaking depend on
-order), computes the metrics, writes the one record and logs the one MLflow run. gloo serves CPU
-ranks and NCCL CUDA ranks; several nodes work the same way through torchrun's rendezvous.
+robustness task's attack chunks, has each rank take whole blocks in turn), writes its state rows to
+the store and sends them to rank 0, which merges them by sample index (the bootstrap and COCO's
+tie-breaking depend on order), computes the metrics, writes the one record and logs the one MLflow
+run. gloo serves CPU ranks and NCCL CUDA ranks; several nodes work the same way through torchrun's
+rendezvous.
 """
 
 from __future__ import annotations

@@ -162,22 +162,28 @@ def _check_reachable(uri: str, timeout: float = 3.0) -> None:
         raise ConnectionError(f"tracking server {uri} is unreachable: {exc}") from None
 
 
-def _log(record: dict[str, Any], directory: Path, uri: str) -> str:
+def keyed_run(uri: str, experiment: str, key: str, tags: dict[str, str]) -> tuple[Any, Any]:
+    """``(client, run)``: the run logged under ``key`` (tag ``vb.run_key``) in ``experiment``, created
+    with ``tags`` and the key in one call when there is none yet; the store is checked reachable first."""
     _check_reachable(uri)
+    client = client_for(uri)
+    experiment_id = _experiment_id(client, experiment, uri)
+    tags = {**tags, RUN_KEY_TAG: key}
+    run = retry_locked(
+        lambda: _find_run(client, experiment_id, key) or _create_run(client, experiment_id, tags)
+    )
+    return client, run
+
+
+def _log(record: dict[str, Any], directory: Path, uri: str) -> str:
     from mlflow.entities import Metric, Param, RunTag
 
     from visionbench.harness.mlflow_keys import key_map_tags, sanitise
 
-    client = client_for(uri)
-    experiment_id = _experiment_id(client, record["suite"], uri)
     tags, params_map, metrics_map = to_mlflow(record)
     metrics_map, key_map = sanitise(metrics_map)
-    key = run_key(record, directory)
-    tags[RUN_KEY_TAG] = key
     tags.update(key_map_tags(key_map))
-    run = retry_locked(
-        lambda: _find_run(client, experiment_id, key) or _create_run(client, experiment_id, tags)
-    )
+    client, run = keyed_run(uri, record["suite"], run_key(record, directory), tags)
     run_id = run.info.run_id
     kill_point("after_create_run")
     if run.info.status == "FINISHED":
@@ -188,7 +194,7 @@ def _log(record: dict[str, Any], directory: Path, uri: str) -> str:
         params = [Param(k, v) for k, v in params_map.items()]
         for start in range(0, max(len(metrics), 1), BATCH):
             first = start == 0
-            _call(
+            retried(
                 client.log_batch,
                 run_id,
                 metrics=metrics[start : start + BATCH],
@@ -199,7 +205,7 @@ def _log(record: dict[str, Any], directory: Path, uri: str) -> str:
         write_record(record, directory)  # the logged copy of record.json names its run
         _log_folder(client, run_id, directory)
         kill_point("before_terminate")
-        _call(client.set_terminated, run_id, "FINISHED")
+        retried(client.set_terminated, run_id, "FINISHED")
         kill_point("after_terminate")
     except Exception:
         with contextlib.suppress(Exception):  # the store may be gone; sync completes the run later
@@ -208,21 +214,22 @@ def _log(record: dict[str, Any], directory: Path, uri: str) -> str:
     return run_id
 
 
-def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def retried(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``method(*args, **kwargs)``, retried while SQLite reports a lock."""
     return retry_locked(lambda: method(*args, **kwargs))
 
 
 def _experiment_id(client: Any, suite: str, uri: str) -> str:
     """Get or create the suite's experiment; a concurrent creator winning the race is not an error."""
-    experiment = _call(client.get_experiment_by_name, suite)
+    experiment = retried(client.get_experiment_by_name, suite)
     if experiment is not None:
         return experiment.experiment_id
     try:
-        return _call(client.create_experiment, suite, artifact_location=artifact_root(uri))
+        return retried(client.create_experiment, suite, artifact_location=artifact_root(uri))
     except Exception as exc:
         if getattr(exc, "error_code", None) != "RESOURCE_ALREADY_EXISTS":
             raise
-    experiment = _call(client.get_experiment_by_name, suite)
+    experiment = retried(client.get_experiment_by_name, suite)
     if experiment is None:
         raise RuntimeError(f"experiment {suite!r} exists but cannot be read")
     return experiment.experiment_id
@@ -267,7 +274,7 @@ def _log_folder(client: Any, run_id: str, directory: Path) -> None:
         if not path.is_file() or path.name == PENDING_MARKER or any(p.startswith(".") for p in rel.parts):
             continue
         parent = rel.parent.as_posix()
-        _call(client.log_artifact, run_id, str(path), None if parent == "." else parent)
+        retried(client.log_artifact, run_id, str(path), None if parent == "." else parent)
 
 
 def pending_runs(root: Path) -> list[Path]:

@@ -57,32 +57,16 @@ def _log(summary: dict[str, Any], suite: str, uri: str) -> str:
     from mlflow.entities import Metric, Param, RunTag
 
     from visionbench.harness.mlflow_keys import sanitise
-    from visionbench.harness.mlflow_sqlite import retry_locked
-    from visionbench.harness.tracking import (
-        RUN_KEY_TAG,
-        _call,
-        _check_reachable,
-        _create_run,
-        _experiment_id,
-        _find_run,
-        client_for,
-    )
+    from visionbench.harness.tracking import keyed_run, retried
 
-    _check_reachable(uri)
-    client = client_for(uri)
-    experiment_id = _experiment_id(client, suite, uri)
-    key = grid_key(summary)
     tags = {
         "mlflow.runName": f"corruption grid: {summary['model']} on {summary['task']}"[:250],
-        RUN_KEY_TAG: key,
         GRID_TAG: "corruption",
         "vb.model": str(summary["model"]),
         "vb.task": str(summary["task"]),
         "vb.cells": str(sum(1 for cell in summary["runs"] if cell["corruption"] is not None)),
     }
-    run = retry_locked(
-        lambda: _find_run(client, experiment_id, key) or _create_run(client, experiment_id, tags)
-    )
+    client, run = keyed_run(uri, suite, grid_key(summary), tags)
     run_id = run.info.run_id
     if run.info.status == "FINISHED":
         return run_id  # this very grid was logged before
@@ -100,7 +84,7 @@ def _log(summary: dict[str, Any], suite: str, uri: str) -> str:
             "limit": grid["limit"],
             **{f"policy.{k}": v for k, v in sorted(summary["policy"].items())},
         }
-        _call(
+        retried(
             client.log_batch,
             run_id,
             metrics=[Metric(k, v, stamp, 0) for k, v in metrics.items()],
@@ -109,8 +93,8 @@ def _log(summary: dict[str, Any], suite: str, uri: str) -> str:
         )
         for path in (summary["files"]["summary"], summary["files"]["heatmap"]):
             if Path(path).is_file():
-                _call(client.log_artifact, run_id, path)
-        _call(client.set_terminated, run_id, "FINISHED")
+                retried(client.log_artifact, run_id, path)
+        retried(client.set_terminated, run_id, "FINISHED")
     except Exception:
         with contextlib.suppress(Exception):
             client.set_terminated(run_id, "FAILED")
